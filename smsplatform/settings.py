@@ -1,0 +1,283 @@
+"""Settings for the SMS platform, read from the environment (see .env.example).
+
+One settings module for every environment; tests add a small overlay (settings_test.py).
+"""
+
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+import environ
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+
+DEBUG = env.bool("DEBUG", default=False)
+SECRET_KEY = env.str("SECRET_KEY", default="dev-only-insecure-key" if DEBUG else environ.Env.NOTSET)
+
+# --- Domains --------------------------------------------------------------------------------
+# The public site (landing, sign-up, admin, webhooks) lives on SITE_URL; each organization on
+# <slug>.<host of SITE_URL>. In development that is http://localhost:8000 and *.localhost.
+SITE_URL = env.str("SITE_URL", default="http://localhost:8000").rstrip("/")
+_site = urlsplit(SITE_URL)
+BASE_DOMAIN = _site.hostname
+SITE_SCHEME = _site.scheme
+SITE_PORT_SUFFIX = f":{_site.port}" if _site.port else ""
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=[BASE_DOMAIN, f".{BASE_DOMAIN}"])
+CSRF_TRUSTED_ORIGINS = [
+    f"{SITE_SCHEME}://{BASE_DOMAIN}{SITE_PORT_SUFFIX}",
+    f"{SITE_SCHEME}://*.{BASE_DOMAIN}{SITE_PORT_SUFFIX}",
+]
+# Behind a TLS-terminating proxy, trust its X-Forwarded-* headers (webhook signatures need the
+# public URL rebuilt exactly).
+if env.bool("BEHIND_PROXY", default=False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    USE_X_FORWARDED_HOST = True
+    USE_X_FORWARDED_PORT = True
+
+# --- Apps: public schema vs. each organization's schema (DESIGN §1, §2) ---------------------
+SHARED_APPS = [
+    "django_tenants",
+    "organizations",
+    "billing",
+    "a2p",
+    "smsplatform",
+    "django.contrib.contenttypes",
+    "django.contrib.auth",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.admin",
+    "django.contrib.staticfiles",
+    "django_celery_beat",
+    "rest_framework",
+]
+TENANT_APPS = [
+    "django.contrib.contenttypes",
+    "messaging",
+]
+INSTALLED_APPS = list(SHARED_APPS) + [app for app in TENANT_APPS if app not in SHARED_APPS]
+
+TENANT_MODEL = "organizations.Organization"
+TENANT_DOMAIN_MODEL = "organizations.Domain"
+PUBLIC_SCHEMA_NAME = "public"
+PUBLIC_SCHEMA_URLCONF = "smsplatform.urls_public"
+ROOT_URLCONF = "smsplatform.urls_tenant"
+# New organizations are cloned from this template schema instead of replaying every migration.
+TENANT_BASE_SCHEMA = "tenant_template"
+TENANT_CREATION_FAKES_MIGRATIONS = True
+# Spare schemas kept ready (already cloned and migrated) so that a sign-up only renames one:
+# cloning takes longer the more schemas the database holds.
+TENANT_SPARE_SCHEMAS = env.int("TENANT_SPARE_SCHEMAS", default=3)
+# Only SET search_path when the schema actually changes.
+TENANT_LIMIT_SET_CALLS = True
+
+DATABASE_ROUTERS = ["django_tenants.routers.TenantSyncRouter"]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    # Static files need no tenant: serve them before the host -> schema lookup.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "organizations.middleware.TenantHostMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "organizations.middleware.TenantAccessMiddleware",
+]
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "organizations.context_processors.workspace",
+            ],
+        },
+    },
+]
+
+WSGI_APPLICATION = "smsplatform.wsgi.application"
+
+# --- Data stores ----------------------------------------------------------------------------
+DATABASE_URL = env.str("DATABASE_URL", default="postgres://postgres@localhost/smsplatform")
+DATABASES = {"default": env.db_url_config(DATABASE_URL)}
+# A unix-socket directory may be given percent-encoded as the host (postgres://u@%2Frun%2Fpg/db);
+# django-environ passes it on still encoded (and lower-cased), so decode it from the raw URL.
+_raw_host = unquote(urlsplit(DATABASE_URL).netloc.rsplit("@", 1)[-1])
+if _raw_host.startswith("/"):
+    DATABASES["default"]["HOST"] = _raw_host
+DATABASES["default"]["ENGINE"] = "django_tenants.postgresql_backend"
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# Shows in pg_stat_activity which process (web, worker, beat...) holds a connection.
+DATABASES["default"].setdefault("OPTIONS", {})["application_name"] = env.str(
+    "DB_APPLICATION_NAME", default="smsplatform"
+)
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        # Prefix every key with the current schema so organizations never share cache entries.
+        "KEY_FUNCTION": "django_tenants.cache.make_key",
+        "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default="sms"),
+    }
+}
+
+# --- Celery (tenant-schemas-celery carries the schema in each task's headers) ---------------
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL)
+CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default=REDIS_URL)
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_TASK_DEFAULT_QUEUE", default="celery")
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_TASK_TENANT_CACHE_SECONDS = 30
+CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+CELERY_TIMEZONE = "UTC"
+# Platform-wide periodic tasks; django-celery-beat copies them into its tables (visible in the
+# admin). Per-organization schedules are rows created by the features that own them.
+CELERY_BEAT_SCHEDULE = {
+    "replenish-spare-schemas": {
+        "task": "organizations.tasks.replenish_spare_schemas",
+        "schedule": 300.0,
+    },
+}
+
+# --- Auth -----------------------------------------------------------------------------------
+AUTH_USER_MODEL = "organizations.User"
+LOGIN_URL = "login"
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 10},
+    },
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+SESSION_COOKIE_SECURE = SITE_SCHEME == "https"
+CSRF_COOKIE_SECURE = SITE_SCHEME == "https"
+# Seconds a sign-in handoff token (public site -> workspace domain) stays valid.
+SIGNIN_HANDOFF_MAX_AGE = 60
+
+# --- I18n, static ---------------------------------------------------------------------------
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "smsplatform" / "static"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+WHITENOISE_USE_FINDERS = env.bool("WHITENOISE_USE_FINDERS", default=DEBUG)
+MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / ".data" / "media")
+MEDIA_URL = "/media/"
+
+# --- Email ----------------------------------------------------------------------------------
+EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
+vars().update(EMAIL_CONFIG)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="SMS Platform <hello@localhost>")
+
+# --- REST framework -------------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["organizations.permissions.IsOrganizationMember"],
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.CursorPagination",
+    "PAGE_SIZE": 50,
+}
+
+# --- Logging --------------------------------------------------------------------------------
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}
+
+# --- Product --------------------------------------------------------------------------------
+# Slugs an organization may not take: they are, or may become, hosts of the platform itself.
+RESERVED_SLUGS = frozenset(
+    [
+        "www",
+        "admin",
+        "api",
+        "app",
+        "apps",
+        "static",
+        "media",
+        "assets",
+        "cdn",
+        "mail",
+        "email",
+        "smtp",
+        "imap",
+        "pop",
+        "ftp",
+        "ssh",
+        "vpn",
+        "public",
+        "private",
+        "template",
+        "tenant-template",
+        "tenants",
+        "dashboard",
+        "login",
+        "logout",
+        "signup",
+        "sign-up",
+        "register",
+        "account",
+        "accounts",
+        "auth",
+        "oauth",
+        "sso",
+        "billing",
+        "pay",
+        "payments",
+        "checkout",
+        "stripe",
+        "twilio",
+        "webhook",
+        "webhooks",
+        "status",
+        "health",
+        "healthz",
+        "help",
+        "support",
+        "docs",
+        "blog",
+        "news",
+        "about",
+        "www1",
+        "www2",
+        "dev",
+        "staging",
+        "test",
+        "demo-template",
+        "root",
+        "system",
+        "platform",
+        "internal",
+    ]
+)
+DEMO_ORGANIZATION_SLUG = "demo"

@@ -1,0 +1,23 @@
+"""Test overlay: the same settings, with what a test run must not share with development."""
+
+import os
+import uuid
+
+os.environ.setdefault("SECRET_KEY", "test-only-secret-key")
+# In-process test clients talk to "localhost" and "<slug>.localhost" with no port; the live
+# subprocesses get the address of their own server instead.
+os.environ.setdefault("SITE_URL", "http://localhost")
+
+from smsplatform.settings import *  # noqa: F403
+from smsplatform.settings import CACHES
+
+# Each test session gets its own Celery queue and cache prefix, so a development worker on the
+# same Redis never picks up a test's task and test sessions never read each other's cache.
+TEST_RUN_ID = os.environ.get("TEST_RUN_ID") or uuid.uuid4().hex[:8]
+CELERY_TASK_DEFAULT_QUEUE = f"test-{TEST_RUN_ID}"
+CACHES["default"]["KEY_PREFIX"] = f"test-{TEST_RUN_ID}"
+
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+WHITENOISE_USE_FINDERS = True
+LOGGING["root"]["level"] = "WARNING"  # noqa: F405
