@@ -1,0 +1,34 @@
+"""Roles and what each may do. The only place that maps roles to permissions; the gate in
+organizations.permissions asks it, nothing else does."""
+
+from django.db import models
+
+
+class Role(models.TextChoices):
+    OWNER = "owner", "Owner"
+    ADMIN = "admin", "Admin"
+    MEMBER = "member", "Member"
+
+
+_EVERYONE = frozenset(Role)
+_MANAGERS = frozenset({Role.OWNER, Role.ADMIN})
+_OWNERS = frozenset({Role.OWNER})
+
+# permission name -> roles that hold it. Later features add their permissions here.
+PERMISSIONS: dict[str, frozenset[Role]] = {
+    "organization.view": _EVERYONE,
+    "organization.edit": _MANAGERS,
+    "members.view": _EVERYONE,
+    "members.manage": _MANAGERS,
+    "members.manage_owners": _OWNERS,
+    "organization.delete": _OWNERS,
+}
+
+
+def role_has_permission(role: str, permission: str) -> bool:
+    try:
+        allowed = PERMISSIONS[permission]
+    except KeyError:
+        # A typo in a permission name must fail closed, and loudly in development.
+        raise LookupError(f"Unknown permission {permission!r}") from None
+    return role in allowed
