@@ -1,0 +1,13 @@
+"""URLs of the public site: landing and sign-up, sign-in, the support console, health, and the
+provider webhooks (which arrive with no tenant attached)."""
+
+from django.contrib import admin
+from django.urls import include, path
+
+from smsplatform.health import healthz
+
+urlpatterns = [
+    path("", include("organizations.urls_public")),
+    path("admin/", admin.site.urls),
+    path("healthz", healthz, name="healthz"),
+]

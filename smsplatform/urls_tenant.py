@@ -1,0 +1,10 @@
+"""URLs of an organization's own domain (<slug>.<base domain>)."""
+
+from django.urls import include, path
+
+from smsplatform.health import healthz
+
+urlpatterns = [
+    path("", include("organizations.urls")),
+    path("healthz", healthz, name="healthz"),
+]
