@@ -1,0 +1,31 @@
+"""`make bench`: run the benchmarks and write their figures into docs/benchmarks.md."""
+
+import argparse
+import importlib
+import sys
+
+from tests.benchmarks.harness import Bench
+
+BENCHMARKS = {
+    "signup": "tests.benchmarks.bench_signup",
+}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="make bench BENCH_ARGS=...")
+    parser.add_argument("names", nargs="*", choices=[*BENCHMARKS, []], default=list(BENCHMARKS))
+    args = parser.parse_args(argv)
+    names = args.names or list(BENCHMARKS)
+    bench = Bench.prepare()
+    try:
+        for name in names:
+            print(f"\n== benchmark: {name}", flush=True)
+            importlib.import_module(BENCHMARKS[name]).run(bench)
+            bench.stop()
+    finally:
+        bench.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
