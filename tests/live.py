@@ -110,27 +110,32 @@ def live_env(world, live_port) -> dict:
     return env
 
 
-@pytest.fixture(scope="session")
-def live_server_url(live_env, live_port):
-    """The platform served by gunicorn, as in production, on http://localhost:<port>."""
+def start_gunicorn(name, port, env, workers=2, threads=4) -> LiveProcess:
+    """The platform served by gunicorn, as in production, once it answers on ``port``."""
 
     def ready():
         try:
-            url = f"http://127.0.0.1:{live_port}/static/css/app.css"
+            url = f"http://127.0.0.1:{port}/static/css/app.css"
             return requests.get(url, headers={"Host": "localhost"}, timeout=1).ok
         except requests.ConnectionError:
             return False
 
-    server = LiveProcess(
-        "web",
+    return LiveProcess(
+        name,
         [
-            sys.executable, "-m", "gunicorn", "smsplatform.wsgi",
-            "-b", f"127.0.0.1:{live_port}", "--workers", "2", "--threads", "4",
+            sys.executable, "-m", "gunicorn", "smsplatform.wsgi", "-b", f"127.0.0.1:{port}",
+            "--workers", str(workers), "--threads", str(threads),
             "--log-level", "warning", "--graceful-timeout", "3",
         ],
-        live_env,
+        env,
         ready=ready,
     )  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def live_server_url(live_env, live_port):
+    """The platform on http://localhost:<port>."""
+    server = start_gunicorn("web", live_port, live_env)
     yield f"http://localhost:{live_port}"
     server.stop()
 

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from smsplatform.devstack.services import admin_url_for, database_name_of
-from tests.live import LiveProcess, free_port
+from tests.live import LiveProcess, free_port, start_gunicorn
 
 ROOT = Path(__file__).resolve().parents[2]
 REPORT = ROOT / "docs" / "benchmarks.md"
@@ -95,26 +95,7 @@ class Bench:
         return int(self.env["BENCH_WEB_PORT"])
 
     def start_web(self, workers=2, threads=4):
-        import requests
-
-        port = self.web_port
-
-        def ready():
-            try:
-                url = f"http://127.0.0.1:{port}/static/css/app.css"
-                return requests.get(url, headers={"Host": "localhost"}, timeout=1).ok
-            except requests.ConnectionError:
-                return False
-
-        web = LiveProcess(
-            "bench-web",
-            [
-                sys.executable, "-m", "gunicorn", "smsplatform.wsgi", "-b", f"127.0.0.1:{port}",
-                "--workers", str(workers), "--threads", str(threads), "--log-level", "warning",
-            ],
-            self.env,
-            ready=ready,
-        )  # fmt: skip
+        web = start_gunicorn("bench-web", self.web_port, self.env, workers, threads)
         self.processes.append(web)
         return web
 

@@ -6,6 +6,7 @@ from django_tenants.utils import schema_exists
 
 from organizations.models import Membership, Organization
 from tests.conftest import PASSWORD
+from tests.e2e.pages import fill_sign_up_form
 
 
 def test_a_visitor_signs_up_and_lands_on_their_new_dashboard(page, live_server_url, committed):
@@ -13,10 +14,13 @@ def test_a_visitor_signs_up_and_lands_on_their_new_dashboard(page, live_server_u
     port = live_server_url.rsplit(":", 1)[1]
 
     page.goto(live_server_url + "/")
-    page.get_by_label("Business name").fill("Rosa's Flowers")
-    page.get_by_label("Workspace address").fill(slug)
-    page.get_by_label("Your email").fill(f"rosa+{slug}@example.com")
-    page.get_by_label("Password").fill("roses-are-red-2026")
+    fill_sign_up_form(
+        page,
+        business_name="Rosa's Flowers",
+        slug=slug,
+        email=f"rosa+{slug}@example.com",
+        password="roses-are-red-2026",
+    )
     started = time.perf_counter()
     page.get_by_role("button", name="Create workspace").click()
     page.wait_for_url(f"http://{slug}.localhost:{port}/")
@@ -36,10 +40,13 @@ def test_a_visitor_signs_up_and_lands_on_their_new_dashboard(page, live_server_u
 
 def test_bad_sign_up_shows_the_error_and_keeps_what_was_typed(page, live_server_url, world):
     page.goto(live_server_url + "/")
-    page.get_by_label("Business name").fill("Acme Copy")
-    page.get_by_label("Workspace address").fill("acme")
-    page.get_by_label("Your email").fill("copy@example.com")
-    page.get_by_label("Password").fill("roses-are-red-2026")
+    fill_sign_up_form(
+        page,
+        business_name="Acme Copy",
+        slug="acme",
+        email="copy@example.com",
+        password="roses-are-red-2026",
+    )
     page.get_by_role("button", name="Create workspace").click()
 
     page.get_by_text("That address is already taken.").wait_for()
