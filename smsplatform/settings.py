@@ -214,6 +214,14 @@ LOGGING = {
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
 
+# --- Twilio (every call goes through smsplatform/providers/twilio.py) -----------------------
+# Filled in by the provider gateway work.
+
+
+# --- Stripe (every call goes through smsplatform/providers/stripe.py) -----------------------
+# Filled in by the provider gateway work.
+
+
 # --- Product --------------------------------------------------------------------------------
 # Slugs an organization may not take: they are, or may become, hosts of the platform itself.
 RESERVED_SLUGS = frozenset(
