@@ -1,0 +1,25 @@
+"""An organization's A2P 10DLC registration and its phone numbers (public schema: inbound texts
+and Twilio callbacks arrive with no tenant attached and are routed through these rows)."""
+
+from django.db import models
+from django.utils import timezone as django_timezone
+
+
+class PhoneNumber(models.Model):
+    """A number an organization texts from. Routes inbound texts to the organization."""
+
+    organization = models.ForeignKey(
+        "organizations.Organization", on_delete=models.PROTECT, related_name="phone_numbers"
+    )
+    phone_number = models.CharField(max_length=20, unique=True, help_text="E.164")
+    twilio_sid = models.CharField(max_length=40, blank=True, help_text="PN…")
+    messaging_service_sid = models.CharField(max_length=40, blank=True, help_text="MG…")
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(default=django_timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["organization__name", "phone_number"]
+        indexes = [models.Index(fields=["organization", "is_active"], name="number_org_active")]
+
+    def __str__(self):
+        return self.phone_number

@@ -1,0 +1,338 @@
+"""An organization's subscribers and its messages. Every table here lives in the organization's
+own schema: another organization cannot reach it even through a bug in a filter."""
+
+from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.indexes import GinIndex
+from django.contrib.postgres.search import SearchVector, SearchVectorField
+from django.db import models
+from django.db.models import Value
+from django.db.models.functions import Replace, Reverse
+from django.utils import timezone as django_timezone
+
+
+class AppendOnlyQuerySet(models.QuerySet):
+    def delete(self):
+        raise TypeError(f"{self.model.__name__} is append-only")
+
+
+class Contact(models.Model):
+    class Status(models.TextChoices):
+        SUBSCRIBED = "subscribed", "Subscribed"
+        PENDING = "pending", "Awaiting confirmation"
+        UNSUBSCRIBED = "unsubscribed", "Unsubscribed"
+        NONE = "none", "Not subscribed"
+
+    # Collation "C": byte order suits E.164 and lets LIKE 'prefix%' use btree indexes.
+    phone = models.CharField(
+        max_length=20, unique=True, db_collation="C", help_text="E.164, e.g. +13055550143"
+    )
+    first_name = models.CharField(max_length=80, blank=True)
+    last_name = models.CharField(max_length=80, blank=True)
+    email = models.CharField(max_length=254, blank=True)
+    # IANA zone. Derived from the number when it names a single zone; blank means "use the
+    # organization's" (or, for quiet hours, every zone the number may be in).
+    timezone = models.CharField(max_length=64, blank=True)
+    timezone_is_manual = models.BooleanField(default=False)
+    # US state (or other region code) of the number, for state quiet-hours rules (FL, OK).
+    region = models.CharField(max_length=8, blank=True)
+    # Values of the organization's custom fields, keyed by CustomField.key; numbers as JSON
+    # numbers, dates as ISO strings (so they compare correctly in SQL).
+    custom_fields = models.JSONField(default=dict, blank=True)
+    tags = ArrayField(models.CharField(max_length=50), default=list, blank=True)
+    # Derived from the consent events, always in the same transaction (services.record_consent).
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.NONE)
+    status_changed_at = models.DateTimeField(null=True, blank=True)
+    # Engagement, kept here (updated in bulk) so segments never scan the messages table.
+    last_campaign_at = models.DateTimeField(null=True, blank=True)
+    last_replied_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=django_timezone.now, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+    # Words of the name and email for prefix search; the email also split at "@" and "." so
+    # that "rosa@exam" finds rosa@example.com.
+    search_document = models.GeneratedField(
+        expression=SearchVector(
+            "first_name",
+            "last_name",
+            "email",
+            Replace(Replace("email", Value("@"), Value(" ")), Value("."), Value(" ")),
+            config="simple",
+        ),
+        output_field=SearchVectorField(),
+        db_persist=True,
+    )
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [
+            GinIndex(fields=["tags"], name="contact_tags_gin"),
+            GinIndex(fields=["search_document"], name="contact_search_gin"),
+            models.Index(fields=["status", "-id"], name="contact_status_id"),
+            # Phone search by its last digits ("0143") is a prefix search on the reversed number.
+            models.Index(Reverse("phone"), name="contact_phone_reversed"),
+            models.Index(fields=["last_campaign_at"], name="contact_last_campaign"),
+            models.Index(fields=["last_replied_at"], name="contact_last_replied"),
+        ]
+
+    def __str__(self):
+        return self.display_name
+
+    @property
+    def full_name(self):
+        return " ".join(part for part in (self.first_name, self.last_name) if part)
+
+    @property
+    def display_name(self):
+        return self.full_name or self.phone
+
+    @property
+    def can_receive_marketing(self):
+        return self.status == self.Status.SUBSCRIBED
+
+
+class ConsentEvent(models.Model):
+    """Append-only evidence of every opt-in and opt-out: when, how, the exact wording shown and
+    the source. Keyed by phone as well as contact, so an opt-out outlives a deleted contact."""
+
+    class Kind(models.TextChoices):
+        OPT_IN = "opt_in", "Opted in"
+        OPT_OUT = "opt_out", "Opted out"
+        CONFIRMATION_REQUESTED = "confirmation_requested", "Asked to confirm (double opt-in)"
+
+    class Method(models.TextChoices):
+        IMPORT = "import", "Import with declared consent"
+        KEYWORD = "keyword", "Text keyword"
+        WEB_FORM = "web_form", "Web sign-up form"
+        API = "api", "API"
+        MANUAL = "manual", "Entered by a team member"
+        CARRIER = "carrier", "Reported by the carrier"
+
+    contact = models.ForeignKey(
+        Contact, null=True, blank=True, on_delete=models.SET_NULL, related_name="consent_events"
+    )
+    phone = models.CharField(max_length=20, db_index=True)
+    kind = models.CharField(max_length=32, choices=Kind.choices)
+    method = models.CharField(max_length=16, choices=Method.choices)
+    wording = models.TextField(blank=True, help_text="The exact disclosure or message shown")
+    source = models.CharField(max_length=255, blank=True, help_text="Keyword, file name, page…")
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    # A person in the public schema; no database constraint across schemas.
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
+    )
+    occurred_at = models.DateTimeField(default=django_timezone.now)
+    created_at = models.DateTimeField(default=django_timezone.now, editable=False)
+
+    objects = AppendOnlyQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-occurred_at", "-id"]
+        indexes = [models.Index(fields=["contact", "-occurred_at"], name="consent_contact_time")]
+
+    def __str__(self):
+        return f"{self.phone} {self.kind} via {self.method} at {self.occurred_at:%Y-%m-%d %H:%M}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise TypeError("Consent events are append-only")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise TypeError("Consent events are append-only")
+
+
+class Tag(models.Model):
+    """The organization's tags. Contacts hold tag names in an array (GIN-indexed), so filtering
+    a million contacts by tag needs no join."""
+
+    name = models.CharField(max_length=50, unique=True)
+    created_at = models.DateTimeField(default=django_timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+
+class ContactList(models.Model):
+    """A static list: contacts are added and removed explicitly."""
+
+    name = models.CharField(max_length=100, unique=True)
+    description = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField(default=django_timezone.now, editable=False)
+    contacts = models.ManyToManyField(
+        Contact, through="ContactListMembership", related_name="lists", blank=True
+    )
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+
+class ContactListMembership(models.Model):
+    contact_list = models.ForeignKey(ContactList, on_delete=models.CASCADE)
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE)
+    added_at = models.DateTimeField(default=django_timezone.now, editable=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["contact_list", "contact"], name="one_membership")
+        ]
+        indexes = [models.Index(fields=["contact"], name="list_membership_contact")]
+
+    def __str__(self):
+        return f"{self.contact_id} in {self.contact_list_id}"
+
+
+class Segment(models.Model):
+    """A dynamic audience: rules over fields, tags, lists, status, dates and engagement,
+    evaluated when used (see messaging/segments.py for the rule language)."""
+
+    name = models.CharField(max_length=100, unique=True)
+    rules = models.JSONField(default=dict)
+    created_at = models.DateTimeField(default=django_timezone.now, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+
+class CustomField(models.Model):
+    class Type(models.TextChoices):
+        TEXT = "text", "Text"
+        NUMBER = "number", "Number"
+        DATE = "date", "Date"
+
+    key = models.SlugField(max_length=40, unique=True, help_text="Used in merge fields: {key}")
+    label = models.CharField(max_length=80)
+    type = models.CharField(max_length=8, choices=Type.choices, default=Type.TEXT)
+    created_at = models.DateTimeField(default=django_timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["label"]
+
+    def __str__(self):
+        return self.label
+
+
+DEFAULT_OPT_OUT_REPLY = (
+    "{business}: You are unsubscribed and will receive no more messages. Reply START to "
+    "resubscribe."
+)
+DEFAULT_OPT_IN_REPLY = (
+    "{business}: You are subscribed again. Msg frequency varies. Msg & data rates may apply. "
+    "Reply HELP for help, STOP to opt out."
+)
+DEFAULT_HELP_REPLY = (
+    "{business}: Reply to this number to reach us{contact}. Msg & data rates may apply. "
+    "Reply STOP to opt out."
+)
+DEFAULT_CONFIRMATION_PROMPT = (
+    "{business}: Reply Y to confirm you want our marketing texts. Msg frequency varies. "
+    "Msg & data rates may apply. Reply HELP for help, STOP to opt out."
+)
+DEFAULT_WELCOME = (
+    "{business}: Thanks, you are subscribed! Msg frequency varies. Msg & data rates may apply. "
+    "Reply HELP for help, STOP to opt out."
+)
+DEFAULT_DISCLOSURE = (
+    "By subscribing you agree to receive recurring automated marketing text messages from "
+    "{business} at the number provided. Consent is not a condition of purchase. Msg frequency "
+    "varies. Msg & data rates may apply. Reply HELP for help and STOP to cancel."
+)
+
+
+class ComplianceSettings(models.Model):
+    """One row per organization: its keyword replies, join keywords and quiet hours. Texts may
+    use {business} (the organization's name) and {contact} (its support contact)."""
+
+    opt_out_reply = models.TextField(default=DEFAULT_OPT_OUT_REPLY)
+    opt_in_reply = models.TextField(default=DEFAULT_OPT_IN_REPLY)
+    help_reply = models.TextField(default=DEFAULT_HELP_REPLY)
+    confirmation_prompt = models.TextField(default=DEFAULT_CONFIRMATION_PROMPT)
+    welcome_message = models.TextField(default=DEFAULT_WELCOME)
+    signup_disclosure = models.TextField(default=DEFAULT_DISCLOSURE)
+    join_keywords = ArrayField(models.CharField(max_length=30), default=list, blank=True)
+    support_contact = models.CharField(
+        max_length=120, blank=True, help_text="Email or phone shown in HELP replies"
+    )
+    # Narrower than the legal window only (8am-9pm, 8pm in FL/OK): the law is the outer bound.
+    quiet_hours_start = models.TimeField(null=True, blank=True)
+    quiet_hours_end = models.TimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "compliance settings"
+
+    def __str__(self):
+        return "Compliance settings"
+
+
+class Message(models.Model):
+    """One text, in or out. Outbound rows are created before sending (one per recipient for a
+    campaign) and move forward through their statuses; inbound rows are stored as received."""
+
+    class Direction(models.TextChoices):
+        INBOUND = "in", "Received"
+        OUTBOUND = "out", "Sent"
+
+    class Kind(models.TextChoices):
+        CAMPAIGN = "campaign", "Campaign"
+        AUTO_REPLY = "auto_reply", "Automatic reply"
+        CONVERSATION = "conversation", "Conversation"
+        TEST = "test", "Test message"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Waiting to send"
+        SENDING = "sending", "Sending"
+        QUEUED = "queued", "Queued at the carrier"
+        SENT = "sent", "Sent"
+        DELIVERED = "delivered", "Delivered"
+        UNDELIVERED = "undelivered", "Not delivered"
+        FAILED = "failed", "Failed"
+        SKIPPED = "skipped", "Not sent"
+        CANCELED = "canceled", "Canceled"
+        RECEIVED = "received", "Received"
+
+    direction = models.CharField(max_length=3, choices=Direction.choices)
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    contact = models.ForeignKey(
+        Contact, null=True, blank=True, on_delete=models.SET_NULL, related_name="messages"
+    )
+    to_phone = models.CharField(max_length=20)
+    from_phone = models.CharField(max_length=20, blank=True)
+    body = models.TextField(blank=True)
+    media_urls = ArrayField(models.URLField(max_length=500), default=list, blank=True)
+    sid = models.CharField(max_length=40, null=True, blank=True, unique=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    error_code = models.IntegerField(null=True, blank=True)
+    error_reason = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField(default=django_timezone.now, editable=False)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    status_changed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["contact", "-created_at"], name="message_contact_time"),
+            models.Index(
+                fields=["status", "id"],
+                name="message_to_dispatch",
+                condition=models.Q(status="pending"),
+            ),
+        ]
+
+    def __str__(self):
+        other = self.to_phone if self.direction == self.Direction.OUTBOUND else self.from_phone
+        return f"{self.get_direction_display()} {other}"

@@ -1,0 +1,111 @@
+"""Phone numbers as people type them → E.164, with where the number is (state, time zones).
+
+Parsing uses Google's libphonenumber (the ``phonenumbers`` package). Location depends only on a
+number's leading digits, so it is cached by prefix: importing a million contacts looks up a few
+thousand prefixes, not a million numbers.
+"""
+
+from dataclasses import dataclass
+
+import phonenumbers
+from phonenumbers import geocoder
+from phonenumbers import timezone as number_timezones
+
+
+class InvalidPhone(ValueError):
+    """The text is not a usable phone number; ``reason`` says why, in plain words."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class ParsedPhone:
+    e164: str
+    region: str  # e.g. "FL" for a Florida number; "" when unknown
+    timezones: tuple[str, ...]  # every IANA zone the number may be in
+
+    @property
+    def timezone(self) -> str:
+        """The number's zone when it names exactly one, else ""."""
+        return self.timezones[0] if len(self.timezones) == 1 else ""
+
+
+US_STATES = {
+    "Alabama": "AL", "Alaska": "AK", "Arizona": "AZ", "Arkansas": "AR", "California": "CA",
+    "Colorado": "CO", "Connecticut": "CT", "Delaware": "DE", "Florida": "FL", "Georgia": "GA",
+    "Hawaii": "HI", "Idaho": "ID", "Illinois": "IL", "Indiana": "IN", "Iowa": "IA",
+    "Kansas": "KS", "Kentucky": "KY", "Louisiana": "LA", "Maine": "ME", "Maryland": "MD",
+    "Massachusetts": "MA", "Michigan": "MI", "Minnesota": "MN", "Mississippi": "MS",
+    "Missouri": "MO", "Montana": "MT", "Nebraska": "NE", "Nevada": "NV", "New Hampshire": "NH",
+    "New Jersey": "NJ", "New Mexico": "NM", "New York": "NY", "North Carolina": "NC",
+    "North Dakota": "ND", "Ohio": "OH", "Oklahoma": "OK", "Oregon": "OR", "Pennsylvania": "PA",
+    "Rhode Island": "RI", "South Carolina": "SC", "South Dakota": "SD", "Tennessee": "TN",
+    "Texas": "TX", "Utah": "UT", "Vermont": "VT", "Virginia": "VA", "Washington": "WA",
+    "West Virginia": "WV", "Wisconsin": "WI", "Wyoming": "WY", "Washington D.C.": "DC",
+    "Puerto Rico": "PR",
+}  # fmt: skip
+_STATE_CODES = frozenset(US_STATES.values())
+
+
+def parse_phone(raw: str, default_region: str = "US") -> ParsedPhone:
+    """Parse a number in any national or international format. Raises InvalidPhone."""
+    text = (raw or "").strip()
+    if not text:
+        raise InvalidPhone("No phone number")
+    try:
+        number = phonenumbers.parse(text, default_region or "US")
+    except phonenumbers.NumberParseException as exc:
+        raise InvalidPhone(_PARSE_REASONS.get(exc.error_type, "Not a phone number")) from None
+    if not phonenumbers.is_valid_number(number):
+        raise InvalidPhone("Not a valid phone number for its country")
+    e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    region, zones = _location(number, e164)
+    return ParsedPhone(e164=e164, region=region, timezones=zones)
+
+
+_PARSE_REASONS = {
+    phonenumbers.NumberParseException.INVALID_COUNTRY_CODE: "Unknown country code",
+    phonenumbers.NumberParseException.NOT_A_NUMBER: "Not a phone number",
+    phonenumbers.NumberParseException.TOO_SHORT_NSN: "Too short to be a phone number",
+    phonenumbers.NumberParseException.TOO_SHORT_AFTER_IDD: "Too short to be a phone number",
+    phonenumbers.NumberParseException.TOO_LONG: "Too long to be a phone number",
+}
+
+
+# Location by a number's first digits (+1 NPA NXX in North America, where the data varies).
+_locations: dict[str, tuple[str, tuple[str, ...]]] = {}
+_LOCATION_CACHE_SIZE = 100_000
+
+
+def _location(number: phonenumbers.PhoneNumber, e164: str) -> tuple[str, tuple[str, ...]]:
+    key = e164[:8]
+    cached = _locations.get(key)
+    if cached is not None:
+        return cached
+    zones = tuple(z for z in number_timezones.time_zones_for_number(number) if z != "Etc/Unknown")
+    region = ""
+    if number.country_code == 1:
+        description = geocoder.description_for_number(number, "en")
+        if description in US_STATES:
+            region = US_STATES[description]
+        elif description[-4:-2] == ", " and description[-2:] in _STATE_CODES:
+            region = description[-2:]
+    if len(_locations) < _LOCATION_CACHE_SIZE:
+        _locations[key] = (region, zones)
+    return region, zones
+
+
+def format_national(e164: str) -> str:
+    """(305) 555-0143 for US numbers, the international format otherwise."""
+    try:
+        number = phonenumbers.parse(e164)
+    except phonenumbers.NumberParseException:
+        return e164
+    style = (
+        phonenumbers.PhoneNumberFormat.NATIONAL
+        if number.country_code == 1
+        else phonenumbers.PhoneNumberFormat.INTERNATIONAL
+    )
+    return phonenumbers.format_number(number, style)
