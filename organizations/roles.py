@@ -22,6 +22,15 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "members.manage": _MANAGERS,
     "members.manage_owners": _OWNERS,
     "organization.delete": _OWNERS,
+    # Subscribers: everyone works with contacts; taking data out or in wholesale, deleting, and
+    # changing what the law requires are for owners and admins.
+    "contacts.view": _EVERYONE,
+    "contacts.edit": _EVERYONE,
+    "contacts.delete": _MANAGERS,
+    "contacts.import": _MANAGERS,
+    "contacts.export": _MANAGERS,
+    "fields.manage": _MANAGERS,
+    "compliance.edit": _MANAGERS,
 }
 
 

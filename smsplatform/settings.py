@@ -49,6 +49,7 @@ SHARED_APPS = [
     "django.contrib.messages",
     "django.contrib.admin",
     "django.contrib.staticfiles",
+    "django.contrib.humanize",
     "django_celery_beat",
     "rest_framework",
 ]

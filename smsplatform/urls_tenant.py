@@ -6,5 +6,6 @@ from smsplatform.health import healthz
 
 urlpatterns = [
     path("", include("organizations.urls")),
+    path("", include("messaging.urls")),
     path("healthz", healthz, name="healthz"),
 ]

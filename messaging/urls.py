@@ -1,0 +1,35 @@
+from django.urls import path
+
+from messaging.views import audiences, compliance, contacts, public
+
+urlpatterns = [
+    path("contacts/", contacts.contact_list, name="contact_list"),
+    path("contacts/new/", contacts.contact_create, name="contact_create"),
+    path("contacts/<int:pk>/", contacts.contact_detail, name="contact_detail"),
+    path("contacts/<int:pk>/edit/", contacts.contact_edit, name="contact_edit"),
+    path("contacts/<int:pk>/delete/", contacts.contact_delete, name="contact_delete"),
+    path(
+        "contacts/<int:pk>/unsubscribe/", contacts.contact_unsubscribe, name="contact_unsubscribe"
+    ),
+    path(
+        "contacts/<int:pk>/consent.csv",
+        contacts.contact_consent_export,
+        name="contact_consent_export",
+    ),
+    path("contacts/add-to-list/", audiences.add_filtered_to_list, name="add_filtered_to_list"),
+    path("contacts/tag/", audiences.tag_filtered, name="tag_filtered"),
+    path("lists/", audiences.list_index, name="list_index"),
+    path("lists/new/", audiences.list_create, name="list_create"),
+    path("lists/<int:pk>/delete/", audiences.list_delete, name="list_delete"),
+    path("segments/", audiences.segment_index, name="segment_index"),
+    path("segments/new/", audiences.segment_edit, name="segment_create"),
+    path("segments/preview/", audiences.segment_preview, name="segment_preview"),
+    path("segments/<int:pk>/", audiences.segment_edit, name="segment_edit"),
+    path("segments/<int:pk>/delete/", audiences.segment_delete, name="segment_delete"),
+    path("tags/", audiences.tag_index, name="tag_index"),
+    path("tags/<int:pk>/delete/", audiences.tag_delete, name="tag_delete"),
+    path("fields/", audiences.custom_field_index, name="custom_field_index"),
+    path("fields/new/", audiences.custom_field_create, name="custom_field_create"),
+    path("settings/compliance/", compliance.compliance_settings, name="compliance_settings"),
+    path("join/", public.signup_page, name="signup_page"),
+]
