@@ -168,4 +168,4 @@ class SignUpPageForm(forms.Form):
 
     phone = forms.CharField(max_length=40, label="Mobile number")
     first_name = forms.CharField(max_length=80, required=False, label="First name")
-    agree = forms.BooleanField(label="I agree to receive marketing texts (see the terms above)")
+    agree = forms.BooleanField(label="I agree to receive marketing texts on these terms")

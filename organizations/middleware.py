@@ -1,12 +1,23 @@
+import zoneinfo
+from functools import lru_cache
 from urllib.parse import urlencode
 
 from django.conf import settings
 from django.http import Http404, HttpResponseRedirect
 from django.urls import reverse
+from django.utils import timezone
 from django_tenants.middleware.main import TenantMainMiddleware
 from django_tenants.utils import get_public_schema_name
 
 from organizations.models import Membership
+
+
+@lru_cache(maxsize=256)
+def _zone(name):
+    try:
+        return zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return zoneinfo.ZoneInfo("UTC")
 
 
 class TenantHostMiddleware(TenantMainMiddleware):
@@ -30,7 +41,15 @@ class TenantAccessMiddleware:
 
     def __call__(self, request):
         request.membership = None
-        return self.get_response(request)
+        tenant = getattr(request, "tenant", None)
+        if tenant is None or tenant.schema_name == get_public_schema_name():
+            return self.get_response(request)
+        # Dates on an organization's pages are shown in its own time zone.
+        timezone.activate(_zone(tenant.timezone))
+        try:
+            return self.get_response(request)
+        finally:
+            timezone.deactivate()
 
     def process_view(self, request, view_func, view_args, view_kwargs):
         tenant = getattr(request, "tenant", None)

@@ -114,8 +114,9 @@
     data.sample.forEach(c => { const li = document.createElement("li"); li.textContent = c.name + " · " + c.phone + " · " + c.status; sample.append(li); });
   }
 
-  let initial = {};
-  try { initial = JSON.parse(rulesInput.value || "{}"); } catch (e) { initial = {}; }
+  let initial = null;
+  try { initial = JSON.parse(rulesInput.value || "{}"); } catch (e) { initial = null; }
+  initial = initial && typeof initial === "object" ? initial : {};
   matchSelect.value = initial.match || "all";
   matchSelect.onchange = changed;
   (initial.conditions && initial.conditions.length ? initial.conditions : [null]).forEach(addRow);
