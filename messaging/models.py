@@ -46,6 +46,9 @@ class Contact(models.Model):
     # Engagement, kept here (updated in bulk) so segments never scan the messages table.
     last_campaign_at = models.DateTimeField(null=True, blank=True)
     last_replied_at = models.DateTimeField(null=True, blank=True)
+    # Set when the organization first texts this contact: that first text must name the
+    # business and say how to opt out.
+    first_messaged_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=django_timezone.now, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
     # Words of the name and email for prefix search; the email also split at "@" and "." so
@@ -279,6 +282,107 @@ class ComplianceSettings(models.Model):
         return "Compliance settings"
 
 
+class Campaign(models.Model):
+    """What to send, to whom and when. Each time it is sent (once, or each occurrence of a
+    recurring campaign) is a CampaignRun with its own recipients and statistics."""
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        SCHEDULED = "scheduled", "Scheduled"
+        SENDING = "sending", "Sending"
+        PAUSED = "paused", "Paused"
+        COMPLETED = "completed", "Sent"
+        CANCELED = "canceled", "Canceled"
+
+    class Schedule(models.TextChoices):
+        NOW = "now", "Send now"
+        LATER = "later", "At a date and time"
+        LOCAL = "local", "At a time in each recipient's own time zone"
+        RECURRING = "recurring", "Repeat"
+
+    class Repeat(models.TextChoices):
+        DAILY = "daily", "Every day"
+        WEEKLY = "weekly", "Every week"
+        MONTHLY = "monthly", "Every month"
+
+    name = models.CharField(max_length=120)
+    body = models.TextField(max_length=1600)
+    media = models.FileField(upload_to="campaign-media/", blank=True)
+    attach_contact_card = models.BooleanField(default=False)
+    # Audience: anyone in any of these, minus anyone in the exclusions. Only subscribed
+    # contacts ever receive it, each once.
+    lists = models.ManyToManyField(ContactList, blank=True, related_name="campaigns")
+    segments = models.ManyToManyField(Segment, blank=True, related_name="campaigns")
+    tags = ArrayField(models.CharField(max_length=50), default=list, blank=True)
+    send_to_all = models.BooleanField(default=False, help_text="All subscribed contacts")
+    exclude_lists = models.ManyToManyField(ContactList, blank=True, related_name="+")
+    exclude_segments = models.ManyToManyField(Segment, blank=True, related_name="+")
+    exclude_tags = ArrayField(models.CharField(max_length=50), default=list, blank=True)
+    # When.
+    schedule = models.CharField(max_length=10, choices=Schedule.choices, default=Schedule.NOW)
+    send_at = models.DateTimeField(null=True, blank=True, help_text="For 'at a date and time'")
+    local_date = models.DateField(null=True, blank=True)
+    local_time = models.TimeField(null=True, blank=True)
+    repeat = models.CharField(max_length=10, choices=Repeat.choices, blank=True)
+    repeat_weekday = models.PositiveSmallIntegerField(null=True, blank=True)  # 0 = Monday
+    repeat_day = models.PositiveSmallIntegerField(null=True, blank=True)  # day of the month
+    # The django-celery-beat PeriodicTask (public schema) that fires it.
+    periodic_task_id = models.IntegerField(null=True, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(default=django_timezone.now, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self):
+        return self.name
+
+
+class CampaignRun(models.Model):
+    """One sending of a campaign. Its text is copied from the campaign when it starts, so
+    editing the campaign never changes what a past run sent or its statistics."""
+
+    class Status(models.TextChoices):
+        SCHEDULED = "scheduled", "Scheduled"
+        SENDING = "sending", "Sending"
+        PAUSED = "paused", "Paused"
+        COMPLETED = "completed", "Sent"
+        CANCELED = "canceled", "Canceled"
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="runs")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.SCHEDULED)
+    # The occurrence this run is for: unique, so a schedule firing twice starts one run.
+    occurrence = models.DateTimeField()
+    body = models.TextField()
+    media_urls = ArrayField(models.URLField(max_length=500), default=list, blank=True)
+    per_recipient_time = models.BooleanField(default=False)
+    paused_reason = models.CharField(max_length=255, blank=True)
+    recipients = models.PositiveIntegerField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=django_timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["-occurrence", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["campaign", "occurrence"], name="one_run_per_occurrence"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.campaign} @ {self.occurrence:%Y-%m-%d %H:%M}"
+
+
 class Message(models.Model):
     """One text, in or out. Outbound rows are created before sending (one per recipient for a
     campaign) and move forward through their statuses; inbound rows are stored as received."""
@@ -310,6 +414,9 @@ class Message(models.Model):
     contact = models.ForeignKey(
         Contact, null=True, blank=True, on_delete=models.SET_NULL, related_name="messages"
     )
+    run = models.ForeignKey(
+        CampaignRun, null=True, blank=True, on_delete=models.CASCADE, related_name="messages"
+    )
     to_phone = models.CharField(max_length=20)
     from_phone = models.CharField(max_length=20, blank=True)
     body = models.TextField(blank=True)
@@ -318,6 +425,14 @@ class Message(models.Model):
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     error_code = models.IntegerField(null=True, blank=True)
     error_reason = models.CharField(max_length=255, blank=True)
+    # What it costs: one message per segment (set when rendered for sending).
+    segments = models.PositiveSmallIntegerField(null=True, blank=True)
+    # Not before this instant (quiet hours, or a recipient's own local time).
+    send_after = models.DateTimeField(null=True, blank=True)
+    # Set when a dispatcher claims the row, committed before the provider is called: a row
+    # left "sending" by a crash is reconciled with the provider, never blindly resent.
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
     created_at = models.DateTimeField(default=django_timezone.now, editable=False)
     sent_at = models.DateTimeField(null=True, blank=True)
     status_changed_at = models.DateTimeField(null=True, blank=True)
@@ -331,6 +446,21 @@ class Message(models.Model):
                 name="message_to_dispatch",
                 condition=models.Q(status="pending"),
             ),
+            # A run's live counts, and its next batch to send.
+            models.Index(fields=["run", "status"], name="message_run_status"),
+            models.Index(
+                fields=["run", "send_after", "id"],
+                name="message_run_due",
+                condition=models.Q(status="pending"),
+            ),
+        ]
+        constraints = [
+            # Materialising a run twice (a retried task) never texts anyone twice.
+            models.UniqueConstraint(
+                fields=["run", "contact"],
+                name="one_message_per_recipient_per_run",
+                condition=models.Q(run__isnull=False),
+            )
         ]
 
     def __str__(self):

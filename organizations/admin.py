@@ -3,6 +3,7 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import UserChangeForm, UserCreationForm
+from django.db import models
 from django.db.models import Count
 from django_tenants.admin import TenantAdminMixin
 
@@ -38,6 +39,7 @@ class OrganizationAdmin(TenantAdminMixin, admin.ModelAdmin):
     readonly_fields = ["schema_name", "created_at"]
     inlines = [DomainInline, MembershipInline]
     date_hierarchy = "created_at"
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
 
     def get_queryset(self, request):
         return (

@@ -38,6 +38,13 @@ class Organization(TenantMixin):
     country = models.CharField(max_length=2, default="US", help_text="ISO 3166-1 alpha-2")
     timezone = models.CharField(max_length=64, default="America/New_York")
     created_at = models.DateTimeField(default=django_timezone.now, editable=False)
+    # Public profile, for the contact card (vCard) subscribers save.
+    website = models.URLField(blank=True)
+    logo = models.FileField(upload_to="logos/", blank=True)
+    # Set when a carrier or Twilio reports the organization may not send (e.g. error 30034,
+    # unregistered 10DLC number); cleared by a person once fixed. Sending stops meanwhile.
+    sending_paused_at = models.DateTimeField(null=True, blank=True)
+    sending_paused_reason = models.CharField(max_length=255, blank=True)
 
     # django-tenants: create the schema on save (cloned from the template), never drop it
     # implicitly: deleting an organization's data is an explicit, audited act.
