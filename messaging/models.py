@@ -10,6 +10,8 @@ from django.db.models import Value
 from django.db.models.functions import Replace, Reverse
 from django.utils import timezone as django_timezone
 
+from messaging.media import campaign_media_name
+
 
 class AppendOnlyQuerySet(models.QuerySet):
     def delete(self):
@@ -307,7 +309,7 @@ class Campaign(models.Model):
 
     name = models.CharField(max_length=120)
     body = models.TextField(max_length=1600)
-    media = models.FileField(upload_to="campaign-media/", blank=True)
+    media = models.FileField(upload_to=campaign_media_name, blank=True)
     attach_contact_card = models.BooleanField(default=False)
     # Audience: anyone in any of these, minus anyone in the exclusions. Only subscribed
     # contacts ever receive it, each once.

@@ -6,6 +6,7 @@ from urllib.parse import quote
 
 import qrcode
 import qrcode.image.svg
+from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.shortcuts import render
@@ -72,3 +73,42 @@ def signup_page(request):
         },
         status=400 if form.errors else 200,
     )
+
+
+def contact_card(request, slug):
+    """The organization's vCard, for subscribers to save (and for MMS attachments)."""
+    from django.http import Http404, HttpResponse
+
+    from messaging.media import vcard
+    from organizations.models import Organization
+
+    organization = Organization.objects.customers().filter(slug=slug).first()
+    if organization is None:
+        raise Http404("No such card")
+    number = primary_number(organization)
+    card = vcard(
+        name=organization.name,
+        phone=number.phone_number if number else "",
+        website=organization.website,
+        logo_url=(settings.SITE_URL + organization.logo.url) if organization.logo else "",
+    )
+    response = HttpResponse(card, content_type="text/vcard; charset=utf-8")
+    response["Content-Disposition"] = f'inline; filename="{slug}.vcf"'
+    return response
+
+
+def organization_media(request, schema, path):
+    """A stored file of an organization (campaign image, logo), at its unguessable name."""
+    from django.http import FileResponse, Http404
+
+    from messaging.media import IMAGE_TYPES
+
+    root = (settings.BASE_DIR / settings.MEDIA_ROOT / schema).resolve()
+    target = (root / path).resolve()
+    extension = target.suffix.lower()
+    if root not in target.parents or not target.is_file() or extension not in IMAGE_TYPES:
+        raise Http404("No such file")
+    response = FileResponse(target.open("rb"), content_type=IMAGE_TYPES[extension])
+    response["Cache-Control"] = "public, max-age=86400"
+    response["X-Content-Type-Options"] = "nosniff"
+    return response

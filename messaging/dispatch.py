@@ -1,0 +1,424 @@
+"""Sending a campaign run: exactly once per recipient, at the organization's pace, within the
+law at the moment of sending (DESIGN §3).
+
+1. materialize_run: one INSERT … SELECT writes a pending message row per subscribed recipient
+   (unique per run and contact, so a retried task adds nobody twice).
+2. dispatch_run, in batches:
+   - claim due rows with SELECT … FOR UPDATE SKIP LOCKED and decide, per row, at this moment:
+     still subscribed? inside quiet hours in the recipient's zone? render the text (the very
+     first text to a contact names the business and says how to opt out); rows to send are
+     committed as "sending" with their final text BEFORE the provider is called;
+   - send them concurrently through the Twilio gateway at the organization's rate;
+   - write the outcomes in bulk (SIDs, errors in plain words, retries for the not-processed).
+3. A row left "sending" by a crash (or a timeout after the request went out) is reconciled
+   with the provider: if Twilio has that text to that number since the claim, it is adopted;
+   only if not is it sent again. Nothing is ever sent blind a second time.
+4. Progress never depends on one task surviving: a beat schedule per sending run (the
+   watchdog) re-fires dispatch_run every WATCHDOG_SECONDS; a lock in the cache makes a second
+   dispatcher for the same run step aside while the first is alive.
+"""
+
+import datetime as dt
+import json
+import logging
+import time
+import uuid
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import connection, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from messaging import campaigns, policy
+from messaging.encoding import text_cost
+from messaging.models import CampaignRun, ConsentEvent, Contact, Message
+from messaging.phones import InvalidPhone, parse_phone
+from messaging.quiet_hours import candidate_zones, next_send_time, window_for
+from messaging.rendering import contact_values, render_merge_fields
+
+logger = logging.getLogger(__name__)
+
+BATCH_SIZE = getattr(settings, "DISPATCH_BATCH_SIZE", 500)
+TIME_BUDGET_SECONDS = getattr(settings, "DISPATCH_TIME_BUDGET_SECONDS", 120)
+LOCK_SECONDS = 90
+STALE_CLAIM_SECONDS = getattr(settings, "DISPATCH_STALE_CLAIM_SECONDS", 60)
+WATCHDOG_SECONDS = getattr(settings, "DISPATCH_WATCHDOG_SECONDS", 30)
+MAX_ATTEMPTS = 8
+# An MMS costs the organization more than a text: counted as this many messages.
+MMS_MESSAGES = getattr(settings, "MMS_MESSAGE_COST", 3)
+
+
+# --- 1. materialise ---------------------------------------------------------------------------
+
+
+def materialize_run(run: CampaignRun) -> int:
+    """Write one pending message per recipient; idempotent. Returns the run's recipient count."""
+    campaign = run.campaign
+    recipients = campaigns.audience(campaign).values("id", "phone", "timezone")
+    sql, params = recipients.query.sql_with_params()
+    sender = policy.sender_for(connection.tenant)
+    if run.per_recipient_time:
+        local = dt.datetime.combine(campaign.local_date, campaign.local_time)
+        send_after = "(%s::timestamp AT TIME ZONE COALESCE(NULLIF(r.timezone, ''), %s))"
+        send_after_params = [local, connection.tenant.timezone]
+    else:
+        send_after, send_after_params = "NULL", []
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            INSERT INTO messaging_message (
+                direction, kind, contact_id, run_id, to_phone, from_phone, body, media_urls,
+                status, error_reason, attempts, send_after, created_at
+            )
+            SELECT 'out', 'campaign', r.id, %s, r.phone, %s, '', %s,
+                   'pending', '', 0, {send_after}, now()
+            FROM ({sql}) AS r
+            ON CONFLICT (run_id, contact_id) WHERE run_id IS NOT NULL DO NOTHING
+            """,  # noqa: S608 - sql is Django's own compiled queryset
+            [run.pk, sender.from_number, run.media_urls, *send_after_params, *params],
+        )
+    count = Message.objects.filter(run=run).count()
+    CampaignRun.objects.filter(pk=run.pk).update(
+        recipients=count, status=CampaignRun.Status.SENDING, started_at=timezone.now()
+    )
+    run.recipients, run.status = count, CampaignRun.Status.SENDING
+    return count
+
+
+# --- 2. dispatch ------------------------------------------------------------------------------
+
+
+@dataclass
+class Claimed:
+    message: Message
+    to_phone: str
+    body: str
+
+
+def dispatch_run(run_id: int, *, time_budget: float = TIME_BUDGET_SECONDS) -> str:
+    """Send what is due for this run, for up to ``time_budget`` seconds. Returns what happened:
+    "busy" (another dispatcher has it), "done", "paused", "waiting" or "continue"."""
+    lock_key, token = f"dispatch-run:{run_id}", uuid.uuid4().hex
+    if not cache.add(lock_key, token, LOCK_SECONDS):
+        return "busy"
+    try:
+        return _dispatch(run_id, lock_key, token, time.monotonic() + time_budget)
+    finally:
+        if cache.get(lock_key) == token:
+            cache.delete(lock_key)
+
+
+def _dispatch(run_id, lock_key, token, deadline) -> str:
+    from smsplatform.providers.twilio import twilio_for
+
+    organization = connection.tenant
+    gateway = twilio_for(organization)
+    reconcile_stale_claims(run_id, gateway)
+    while time.monotonic() < deadline:
+        cache.set(lock_key, token, LOCK_SECONDS)
+        run = CampaignRun.objects.select_related("campaign").get(pk=run_id)
+        if run.status != CampaignRun.Status.SENDING:
+            return run.status
+        block = policy.sending_block(organization)
+        if block:
+            pause_run(run, block)
+            return "paused"
+        claimed = claim_batch(run, timezone.now())
+        if not claimed:
+            return _finish_or_wait(run)
+        send_claimed(run, claimed, gateway)
+    return "continue"
+
+
+def claim_batch(run: CampaignRun, now: dt.datetime, limit: int = BATCH_SIZE) -> list[Claimed]:
+    """Lock up to ``limit`` due rows, decide for each at this moment, and commit the ones to
+    send as "sending" with their final text. Rows other dispatchers hold are skipped."""
+    organization = connection.tenant
+    settings_row = policy.compliance()
+    zone_default = organization.timezone
+    with transaction.atomic():
+        rows = list(
+            Message.objects.select_for_update(skip_locked=True, of=("self",))
+            .select_related("contact")
+            .filter(run=run, status=Message.Status.PENDING)
+            .filter(Q(send_after__isnull=True) | Q(send_after__lte=now))
+            .order_by("id")[:limit]
+        )
+        to_send, changed = [], []
+        for message in rows:
+            contact = message.contact
+            if contact is None or contact.status != Contact.Status.SUBSCRIBED:
+                _skip(
+                    message,
+                    now,
+                    "Unsubscribed before it was sent" if contact else "Contact deleted",
+                )
+                changed.append(message)
+                continue
+            zones = candidate_zones(contact.timezone, _number_zones(contact.phone), zone_default)
+            window = window_for(
+                contact.region, settings_row.quiet_hours_start, settings_row.quiet_hours_end
+            )
+            not_before = next_send_time(now, window=window, zones=zones)
+            if not_before > now:
+                message.send_after = not_before  # quiet hours: held until the window opens
+                changed.append(message)
+                continue
+            body = render_merge_fields(run.body, contact_values(contact, organization.name))
+            if contact.first_messaged_at is None:
+                body = policy.with_first_message_disclosure(body, organization.name)
+            message.body = body
+            message.segments = MMS_MESSAGES if run.media_urls else max(text_cost(body).segments, 1)
+            message.status = Message.Status.SENDING
+            message.claimed_at = now
+            message.attempts += 1
+            changed.append(message)
+            to_send.append(Claimed(message, contact.phone, body))
+        Message.objects.bulk_update(
+            changed,
+            ["status", "body", "segments", "send_after", "claimed_at", "attempts",
+             "error_reason", "status_changed_at"],
+            batch_size=1000,
+        )  # fmt: skip
+    return to_send
+
+
+def _skip(message, now, reason):
+    message.status, message.error_reason, message.status_changed_at = (
+        Message.Status.SKIPPED,
+        reason,
+        now,
+    )
+
+
+_zone_cache: dict[str, tuple] = {}
+
+
+def _number_zones(phone: str) -> tuple[str, ...]:
+    key = phone[:8]
+    zones = _zone_cache.get(key)
+    if zones is None:
+        try:
+            zones = parse_phone(phone).timezones
+        except InvalidPhone:
+            zones = ()
+        _zone_cache[key] = zones
+    return zones
+
+
+def send_claimed(run: CampaignRun, claimed: list[Claimed], gateway) -> None:
+    from smsplatform.providers.twilio import OutgoingSMS
+
+    sender = policy.sender_for(connection.tenant)
+    callback = policy.status_callback_url()
+    outgoing = [
+        OutgoingSMS(
+            key=str(item.message.pk),
+            to=item.to_phone,
+            body=item.body,
+            from_number=sender.from_number or None,
+            messaging_service_sid=sender.messaging_service_sid or None,
+            media_urls=tuple(run.media_urls),
+            status_callback=callback,
+        )
+        for item in claimed
+    ]
+    results = gateway.send_messages(
+        outgoing,
+        concurrency=settings.TWILIO_SEND_CONCURRENCY,
+        max_per_second=policy.sending_rate(connection.tenant),
+    )
+    record_outcomes(run, {item.message.pk: item.message for item in claimed}, results)
+
+
+def record_outcomes(run, messages_by_id: dict, results) -> None:
+    """Write every outcome of a batch in a few statements."""
+    from smsplatform.providers import errors
+
+    now = timezone.now()
+    accepted, changed, opted_out, blocked = [], [], [], None
+    for result in results:
+        message = messages_by_id[int(result.key)]
+        error = result.error
+        if error is None:
+            message.sid = result.sid
+            message.status = Message.Status.QUEUED
+            message.sent_at = message.status_changed_at = now
+            accepted.append(message)
+        elif isinstance(error, errors.AmbiguousOutcome):
+            continue  # stays "sending": reconciled with the provider before any resend
+        elif isinstance(error, errors.RetryableError) or isinstance(
+            error, errors.AccountBlockedError
+        ):
+            if isinstance(error, errors.AccountBlockedError):
+                blocked = error
+            if message.attempts >= MAX_ATTEMPTS:
+                message.status = Message.Status.FAILED
+                message.error_code, message.error_reason = (
+                    error.code,
+                    "The carrier could not be reached",
+                )
+                message.status_changed_at = now
+            else:
+                message.status, message.claimed_at = Message.Status.PENDING, None
+                message.send_after = now + dt.timedelta(seconds=min(2**message.attempts, 300))
+        else:
+            message.status = Message.Status.FAILED
+            message.error_code = error.code
+            message.error_reason = (error.plain_reason or str(error))[:255]
+            message.status_changed_at = now
+            if error.code == 21610:
+                opted_out.append(message.contact_id)
+        changed.append(message)
+    with transaction.atomic():
+        Message.objects.bulk_update(
+            changed,
+            ["sid", "status", "sent_at", "status_changed_at", "error_code", "error_reason",
+             "claimed_at", "send_after"],
+            batch_size=1000,
+        )  # fmt: skip
+        if accepted:
+            contact_ids = [m.contact_id for m in accepted if m.contact_id]
+            Contact.objects.filter(id__in=contact_ids).update(last_campaign_at=now)
+            Contact.objects.filter(id__in=contact_ids, first_messaged_at__isnull=True).update(
+                first_messaged_at=now
+            )
+            policy.record_usage(
+                connection.tenant, sum(m.segments or 1 for m in accepted), reference=f"run:{run.pk}"
+            )
+            from messaging.status import apply_pending_status_events
+
+            apply_pending_status_events([m.sid for m in accepted])
+        for contact in Contact.objects.filter(id__in=opted_out):
+            from messaging import services
+
+            services.record_opt_out(
+                contact,
+                services.Consent(
+                    method=ConsentEvent.Method.CARRIER, source="Twilio error 21610 (replied STOP)"
+                ),
+            )
+    if blocked is not None:
+        policy.pause_organization_sending(connection.tenant, blocked.plain_reason or str(blocked))
+
+
+def _finish_or_wait(run: CampaignRun) -> str:
+    from messaging.tasks import dispatch_run as dispatch_task
+
+    remaining = Message.objects.filter(
+        run=run, status__in=[Message.Status.PENDING, Message.Status.SENDING]
+    )
+    next_due = (
+        remaining.filter(status=Message.Status.PENDING)
+        .order_by("send_after")
+        .values_list("send_after", flat=True)
+        .first()
+    )
+    if not remaining.exists():
+        complete_run(run)
+        return "done"
+    if next_due is not None and next_due > timezone.now():
+        # Held for quiet hours or local time: come back then (the watchdog covers a lost task).
+        dispatch_task.apply_async((run.pk,), eta=next_due)
+    return "waiting"
+
+
+@transaction.atomic
+def complete_run(run: CampaignRun) -> None:
+    from messaging.models import Campaign
+
+    updated = CampaignRun.objects.filter(pk=run.pk, status=CampaignRun.Status.SENDING).update(
+        status=CampaignRun.Status.COMPLETED, completed_at=timezone.now()
+    )
+    if not updated:
+        return
+    campaign = run.campaign
+    if (
+        campaign.schedule != campaign.Schedule.RECURRING
+        and campaign.status == Campaign.Status.SENDING
+    ):
+        Campaign.objects.filter(pk=campaign.pk).update(status=Campaign.Status.COMPLETED)
+    remove_watchdog(run)
+
+
+def pause_run(run: CampaignRun, reason: str) -> None:
+    from messaging.models import Campaign
+
+    with transaction.atomic():
+        CampaignRun.objects.filter(pk=run.pk, status=CampaignRun.Status.SENDING).update(
+            status=CampaignRun.Status.PAUSED, paused_reason=reason[:255]
+        )
+        Campaign.objects.filter(pk=run.campaign_id, status=Campaign.Status.SENDING).update(
+            status=Campaign.Status.PAUSED
+        )
+
+
+# --- 3. reconcile -----------------------------------------------------------------------------
+
+
+def reconcile_stale_claims(run_id: int, gateway, *, older_than_seconds: float | None = None) -> int:
+    """Rows left "sending" (a crash, or an answer lost after the request went out) are looked
+    up at the provider: adopted if the text went out, released for sending if it did not."""
+    age = STALE_CLAIM_SECONDS if older_than_seconds is None else older_than_seconds
+    cutoff = timezone.now() - dt.timedelta(seconds=age)
+    stale = list(
+        Message.objects.filter(run_id=run_id, status=Message.Status.SENDING, claimed_at__lt=cutoff)
+    )
+    if not stale:
+        return 0
+    found = gateway.find_sent_messages(
+        [(m.to_phone, m.body, m.claimed_at) for m in stale],
+        concurrency=settings.TWILIO_SEND_CONCURRENCY,
+    )
+    now = timezone.now()
+    for message, provider_message in zip(stale, found, strict=True):
+        if provider_message is not None:
+            message.sid, message.status = provider_message.sid, Message.Status.QUEUED
+            message.sent_at = message.status_changed_at = now
+        else:
+            message.status, message.claimed_at = Message.Status.PENDING, None
+    Message.objects.bulk_update(
+        stale, ["sid", "status", "sent_at", "status_changed_at", "claimed_at"], batch_size=1000
+    )
+    adopted = sum(1 for f in found if f is not None)
+    logger.warning(
+        "Run %s: reconciled %d stale claims (%d had been sent, %d will be sent)",
+        run_id, len(stale), adopted, len(stale) - adopted,
+    )  # fmt: skip
+    return len(stale)
+
+
+# --- 4. watchdog ------------------------------------------------------------------------------
+
+
+def watchdog_name(run: CampaignRun) -> str:
+    return f"dispatch watchdog {connection.tenant.schema_name}:run:{run.pk}"
+
+
+def ensure_watchdog(run: CampaignRun) -> None:
+    """A beat schedule that keeps re-firing dispatch_run while the run is sending, so that a
+    killed worker, a lost task or a Redis restart never strands a campaign."""
+    from django_celery_beat.models import IntervalSchedule, PeriodicTask
+
+    every, _ = IntervalSchedule.objects.get_or_create(
+        every=WATCHDOG_SECONDS, period=IntervalSchedule.SECONDS
+    )
+    PeriodicTask.objects.update_or_create(
+        name=watchdog_name(run),
+        defaults={
+            "task": "messaging.tasks.dispatch_run",
+            "interval": every,
+            "args": json.dumps([run.pk]),
+            "headers": json.dumps({"_schema_name": connection.tenant.schema_name}),
+            "description": f"Keeps campaign run {run.pk} of {connection.tenant.name} sending",
+            "enabled": True,
+        },
+    )
+
+
+def remove_watchdog(run: CampaignRun) -> None:
+    from django_celery_beat.models import PeriodicTask
+
+    PeriodicTask.objects.filter(name=watchdog_name(run)).delete()

@@ -1,0 +1,88 @@
+"""What sending must respect, asked at the moment of sending: whether the organization may
+send at all, as whom, how fast, and what every first message must say. Each part comes from the
+app that owns it (organizations, a2p, billing)."""
+
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import connection
+from django.urls import reverse
+from django.utils import timezone
+
+from a2p import selectors as a2p_selectors
+from billing import usage
+
+
+@dataclass(frozen=True)
+class Sender:
+    from_number: str
+    messaging_service_sid: str
+
+
+def sender_for(organization) -> Sender:
+    number = a2p_selectors.primary_number(organization)
+    if number is None:
+        return Sender("", "")
+    return Sender(number.phone_number, number.messaging_service_sid)
+
+
+def sending_block(organization) -> str | None:
+    """Why this organization may not send marketing texts right now, or None."""
+    from organizations.models import Organization
+
+    current = (
+        Organization.objects.filter(pk=organization.pk)
+        .values("status", "sending_paused_reason")
+        .first()
+    )
+    if current["status"] != Organization.Status.ACTIVE:
+        return "This workspace is suspended. Contact support."
+    if current["sending_paused_reason"]:
+        return current["sending_paused_reason"]
+    return a2p_selectors.registration_block(organization)
+
+
+def sending_rate(organization) -> float:
+    """Messages per second this organization's registration allows."""
+    return a2p_selectors.messages_per_second(organization)
+
+
+def status_callback_url() -> str:
+    path = reverse(
+        "twilio_status_callback",
+        urlconf=settings.PUBLIC_SCHEMA_URLCONF,
+        kwargs={"organization_id": connection.tenant.pk},
+    )
+    return settings.SITE_URL + path
+
+
+def compliance():
+    from messaging.services import compliance_settings
+
+    return compliance_settings()
+
+
+def with_first_message_disclosure(body: str, business: str) -> str:
+    """The first text a person ever gets from a business names it and says how to opt out."""
+    if business.lower() not in body.lower():
+        body = f"{business}: {body}"
+    if "stop" not in body.lower():
+        body = f"{body}\nReply STOP to opt out."
+    return body
+
+
+def record_usage(organization, messages: int, *, reference: str) -> None:
+    usage.record_usage(organization, messages, reference=reference)
+
+
+def pause_organization_sending(organization, reason: str) -> None:
+    from organizations.models import Organization
+    from organizations.services import record_audit
+
+    updated = Organization.objects.filter(pk=organization.pk, sending_paused_at=None).update(
+        sending_paused_at=timezone.now(), sending_paused_reason=reason[:255]
+    )
+    if updated:
+        record_audit(
+            "organization.sending_paused", organization=organization, data={"reason": reason}
+        )
