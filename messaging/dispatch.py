@@ -249,9 +249,7 @@ def record_outcomes(run, messages_by_id: dict, results) -> None:
             accepted.append(message)
         elif isinstance(error, errors.AmbiguousOutcome):
             continue  # stays "sending": reconciled with the provider before any resend
-        elif isinstance(error, errors.RetryableError) or isinstance(
-            error, errors.AccountBlockedError
-        ):
+        elif isinstance(error, errors.RetryableError | errors.AccountBlockedError):
             if isinstance(error, errors.AccountBlockedError):
                 blocked = error
             if message.attempts >= MAX_ATTEMPTS:
