@@ -24,45 +24,82 @@ SCHEDULE_TASK = "messaging.tasks.fire_campaign"
 # --- audience ---------------------------------------------------------------------------------
 
 
-def audience_q(campaign: Campaign) -> Q:
+@dataclass(frozen=True)
+class AudienceSpec:
+    send_to_all: bool = False
+    list_ids: tuple = ()
+    segment_rules: tuple = ()
+    tags: tuple = ()
+    exclude_list_ids: tuple = ()
+    exclude_segment_rules: tuple = ()
+    exclude_tags: tuple = ()
+
+    @classmethod
+    def of(cls, campaign: Campaign) -> "AudienceSpec":
+        return cls.build(
+            send_to_all=campaign.send_to_all,
+            lists=campaign.lists.all(),
+            segments=campaign.segments.all(),
+            tags=campaign.tags,
+            exclude_lists=campaign.exclude_lists.all(),
+            exclude_segments=campaign.exclude_segments.all(),
+            exclude_tags=campaign.exclude_tags,
+        )
+
+    @classmethod
+    def build(cls, *, send_to_all, lists, segments, tags, exclude_lists, exclude_segments,
+              exclude_tags) -> "AudienceSpec":  # fmt: skip
+        return cls(
+            send_to_all=bool(send_to_all),
+            list_ids=tuple(x.pk for x in lists),
+            segment_rules=tuple(x.rules for x in segments),
+            tags=tuple(tags or ()),
+            exclude_list_ids=tuple(x.pk for x in exclude_lists),
+            exclude_segment_rules=tuple(x.rules for x in exclude_segments),
+            exclude_tags=tuple(exclude_tags or ()),
+        )
+
+
+def audience_q(spec: AudienceSpec) -> Q:
     """Anyone in any of the chosen lists, segments or tags (or everyone), minus exclusions."""
-    if campaign.send_to_all:
+    if spec.send_to_all:
         included = Q()
     else:
-        parts = []
-        list_ids = [x.pk for x in campaign.lists.all()]
-        if list_ids:
-            members = ContactListMembership.objects.filter(contact_list_id__in=list_ids)
-            parts.append(Q(id__in=members.values("contact_id")))
-        parts += [to_q(segment.rules) for segment in campaign.segments.all()]
-        if campaign.tags:
-            parts.append(Q(tags__overlap=list(campaign.tags)))
+        parts = _membership_parts(spec.list_ids, spec.segment_rules, spec.tags)
         if not parts:
             return Q(pk__in=[])
         included = reduce(or_, parts)
-    excluded = []
-    exclude_list_ids = [x.pk for x in campaign.exclude_lists.all()]
-    if exclude_list_ids:
-        members = ContactListMembership.objects.filter(contact_list_id__in=exclude_list_ids)
-        excluded.append(Q(id__in=members.values("contact_id")))
-    excluded += [to_q(segment.rules) for segment in campaign.exclude_segments.all()]
-    if campaign.exclude_tags:
-        excluded.append(Q(tags__overlap=list(campaign.exclude_tags)))
+    excluded = _membership_parts(
+        spec.exclude_list_ids, spec.exclude_segment_rules, spec.exclude_tags
+    )
     if excluded:
         included &= ~reduce(or_, excluded)
     return included
 
 
+def _membership_parts(list_ids, segment_rules, tags) -> list[Q]:
+    parts = []
+    if list_ids:
+        members = ContactListMembership.objects.filter(contact_list_id__in=list_ids)
+        parts.append(Q(id__in=members.values("contact_id")))
+    parts += [to_q(rules) for rules in segment_rules]
+    if tags:
+        parts.append(Q(tags__overlap=list(tags)))
+    return parts
+
+
 def audience(campaign: Campaign):
     """The contacts a run of this campaign texts now: subscribed ones only."""
-    return Contact.objects.filter(audience_q(campaign), status=Contact.Status.SUBSCRIBED)
+    return Contact.objects.filter(
+        audience_q(AudienceSpec.of(campaign)), status=Contact.Status.SUBSCRIBED
+    )
 
 
 @dataclass(frozen=True)
 class AudienceSummary:
     matching: int  # everyone the lists, segments and tags name, each once
     recipients: int  # of them, subscribed: who will actually receive it
-    messages_each: int  # segments of the text, before merge fields are filled
+    messages_each: int  # messages per recipient, before merge fields are filled
     messages_total: int
 
     @property
@@ -70,10 +107,14 @@ class AudienceSummary:
         return self.matching - self.recipients
 
 
-def summarize_audience(campaign: Campaign) -> AudienceSummary:
-    matching = Contact.objects.filter(audience_q(campaign)).order_by()
+def summarize_audience(
+    spec: AudienceSpec, body: str, *, has_media: bool = False
+) -> AudienceSummary:
+    from messaging.dispatch import MMS_MESSAGES
+
+    matching = Contact.objects.filter(audience_q(spec)).order_by()
     recipients = matching.filter(status=Contact.Status.SUBSCRIBED).count()
-    each = max(text_cost(campaign.body).messages, 1) if campaign.body else 0
+    each = MMS_MESSAGES if has_media else text_cost(body).messages
     return AudienceSummary(matching.count(), recipients, each, each * recipients)
 
 

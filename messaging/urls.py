@@ -1,6 +1,6 @@
 from django.urls import path
 
-from messaging.views import audiences, compliance, contacts, public
+from messaging.views import audiences, campaigns, compliance, contacts, public
 
 urlpatterns = [
     path("contacts/", contacts.contact_list, name="contact_list"),
@@ -32,4 +32,15 @@ urlpatterns = [
     path("fields/new/", audiences.custom_field_create, name="custom_field_create"),
     path("settings/compliance/", compliance.compliance_settings, name="compliance_settings"),
     path("join/", public.signup_page, name="signup_page"),
+    path("campaigns/", campaigns.campaign_list, name="campaign_list"),
+    path("campaigns/new/", campaigns.campaign_create, name="campaign_create"),
+    path("campaigns/preview/", campaigns.campaign_preview, name="campaign_preview"),
+    path("campaigns/<int:pk>/", campaigns.campaign_detail, name="campaign_detail"),
+    path("campaigns/<int:pk>/edit/", campaigns.campaign_edit, name="campaign_edit"),
+    path(
+        "campaigns/<int:pk>/runs/<int:run_pk>/stats/",
+        campaigns.run_stats_json,
+        name="run_stats_json",
+    ),
+    path("campaigns/<int:pk>/<slug:action>/", campaigns.campaign_action, name="campaign_action"),
 ]

@@ -31,6 +31,10 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "contacts.export": _MANAGERS,
     "fields.manage": _MANAGERS,
     "compliance.edit": _MANAGERS,
+    # Campaigns: anyone drafts and watches; owners and admins press "send".
+    "campaigns.view": _EVERYONE,
+    "campaigns.edit": _EVERYONE,
+    "campaigns.send": _MANAGERS,
 }
 
 
