@@ -16,6 +16,10 @@ from messaging.models import Campaign, CampaignRun, ContactList, Message, Segmen
 from tests.messaging.conftest import new_phone
 
 NY = ZoneInfo("America/New_York")
+PAST = dt.datetime(2020, 1, 1, tzinfo=dt.UTC)
+TEN = dt.time(10)
+WEEKLY_AT_TEN = {"schedule": "recurring", "local_time": TEN, "repeat": "weekly"}
+MONTHLY_AT_TEN = {"schedule": "recurring", "local_time": TEN, "repeat": "monthly"}
 
 
 @pytest.fixture
@@ -86,11 +90,11 @@ def test_mms_costs_three_messages_each(make_contact):
         ({"body": "Hi {frist_name}"}, "body", "Unknown merge field: {frist_name}"),
         ({"body": "x" * 1601}, "body", "Too long"),
         ({"schedule": "later"}, "send_at", "Choose when"),
-        ({"schedule": "later", "send_at": dt.datetime(2020, 1, 1, tzinfo=dt.UTC)}, "send_at", "has passed"),
+        ({"schedule": "later", "send_at": PAST}, "send_at", "has passed"),
         ({"schedule": "recurring"}, "local_time", "time of day"),
-        ({"schedule": "recurring", "local_time": dt.time(10), "repeat": "weekly"}, "repeat_weekday", "day of the week"),
-        ({"schedule": "recurring", "local_time": dt.time(10), "repeat": "monthly", "repeat_day": 31}, "repeat_day", "1 to 28"),
-        ({"schedule": "local", "local_time": dt.time(10)}, "local_date", "Choose the date"),
+        ({**WEEKLY_AT_TEN, "repeat_weekday": None}, "repeat_weekday", "day of the week"),
+        ({**MONTHLY_AT_TEN, "repeat_day": 31}, "repeat_day", "1 to 28"),
+        ({"schedule": "local", "local_time": TEN}, "local_date", "Choose the date"),
     ],
 )  # fmt: skip
 def test_campaigns_that_cannot_be_sent_say_why(in_acme, fields, field, message):
