@@ -256,10 +256,13 @@ def _subscription_html(store, sub, base) -> str:
         )
     else:
         lines.append(f"<p>Renews on {_date(sub['current_period_end'])}.</p>")
+    # The plans on offer: the other active per-period prices of the same product (the plan
+    # catalogue is one product with a price per plan).
     options = [
         candidate
         for candidate in store.all("price")
         if candidate["active"]
+        and candidate["product"] == price["product"]
         and candidate["recurring"]
         and candidate["recurring"]["usage_type"] == "licensed"
         and candidate["recurring"]["interval"] == price["recurring"]["interval"]

@@ -106,6 +106,7 @@ def api_handler(handler, route: str):
             "authorization": (request.headers.get("Authorization", "").split(" ") or [""])[0],
             "stripe_version": request.headers.get("Stripe-Version"),
             "idempotency_key": request.headers.get("Idempotency-Key"),
+            "user_agent": request.headers.get("User-Agent", ""),
         }
         sandbox.in_flight += 1
         try:
