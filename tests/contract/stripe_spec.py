@@ -23,6 +23,7 @@ from openapi_core.deserializing.media_types import media_type_deserializers
 from openapi_core.deserializing.media_types.deserializers import MediaTypeDeserializer
 from openapi_core.deserializing.media_types.factories import MediaTypeDeserializersFactory
 from openapi_core.deserializing.styles import StyleDeserializersFactory, style_deserializers
+from openapi_core.validation.schemas import oas30_read_schema_validators_factory
 from werkzeug.datastructures import Headers, ImmutableMultiDict
 
 from smsplatform.sandboxes.stripe.forms import decode_form
@@ -196,11 +197,37 @@ def problems_in(entry: dict) -> list[str]:
     return found
 
 
+def event_problems(event: dict) -> list[str]:
+    """What the spec says is wrong with a webhook event: the ``event`` object itself and its
+    ``data.object`` against the schema of that object's type (``customer``, ``invoice``...)."""
+    openapi = stripe_openapi()
+    schemas = openapi.spec / "components" / "schemas"
+    found = []
+    targets = [("event", event)]
+    inner = (event.get("data") or {}).get("object") or {}
+    kind = inner.get("object")
+    if kind not in schemas:
+        found.append(f"{event.get('type')}: data.object has an unknown type {kind!r}")
+    else:
+        targets.append((kind, inner))
+    for name, value in targets:
+        validator = oas30_read_schema_validators_factory.create(
+            openapi.spec,
+            schemas / name,
+            extra_format_validators={"unix-time": lambda v: isinstance(v, int)},
+        )
+        try:
+            validator.validate(value)
+        except Exception as error:  # openapi-core's InvalidSchemaValue, with the details
+            found.append(f"{event.get('type')} ({name}): {_describe(error)}")
+    return found
+
+
 def _describe(error) -> str:
     """The error and, for schema mismatches, where in the document each one is (the values
     themselves can be whole objects: shortened)."""
     details = [f"{type(error).__name__}: {_short(str(error))}".rstrip(": ")]
-    cause = error.__cause__
+    cause = error if getattr(error, "schema_errors", None) else error.__cause__
     while cause is not None:
         schema_errors = getattr(cause, "schema_errors", None)
         if schema_errors:

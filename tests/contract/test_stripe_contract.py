@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from smsplatform.providers.stripe import PriceTier
-from tests.contract.stripe_spec import problems_in
+from tests.contract.stripe_spec import event_problems, problems_in
 
 # Every Stripe operation the gateway offers, as (method, path template in the spec).
 GATEWAY_ROUTES = {
@@ -145,6 +145,24 @@ def test_every_gateway_operation_is_checked_against_the_spec(stripe_gateway, str
     ]
     assert {(entry["method"], entry["route"]) for entry in entries} >= GATEWAY_ROUTES
     assert {entry["stripe_version"] for entry in entries} == {"2024-04-10"}
+    assert {entry["user_agent"].split("/")[0] for entry in entries} == {"Stripe"}  # the SDK's
+
+    # The events of all that, as a webhook carries them, conform too.
+    mine = {customer.id, subscription.id}
+    events = [
+        event
+        for event in stripe_sandbox.events()
+        if mine & {event["data"]["object"].get("id"), event["data"]["object"].get("customer")}
+    ]
+    assert {event["type"] for event in events} >= {
+        "customer.created", "customer.updated", "checkout.session.completed",
+        "customer.subscription.created", "customer.subscription.updated",
+        "customer.subscription.deleted", "invoice.created", "invoice.finalized", "invoice.paid",
+        "invoice.payment_succeeded", "invoice.payment_failed",
+    }  # fmt: skip
+    for event in events:
+        del event["deliveries"]  # the sandbox's delivery log, not part of the event
+    assert [problem for event in events for problem in event_problems(event)] == []
     assert [problem for entry in entries for problem in problems_in(entry)] == []
 
 
@@ -225,3 +243,18 @@ def test_error_bodies_match_the_spec(stripe_sandbox, stripe_gateway):
     assert problems_in(entry) == []
     broken = dict(entry, response=json.dumps({"error": {"type": "oops", "message": "x"}}))
     assert problems_in(broken)
+
+
+def test_the_event_check_refuses_malformed_events(stripe_gateway, stripe_sandbox):
+    customer = stripe_gateway.create_customer(email="e@v.test", idempotency_key=_key("c"))
+    event = next(
+        e
+        for e in stripe_sandbox.events("customer.created")
+        if e["data"]["object"]["id"] == customer.id
+    )
+    del event["deliveries"]
+    assert event_problems(event) == []
+    assert event_problems({**event, "created": "now"})
+    broken = copy.deepcopy(event)
+    broken["data"]["object"]["livemode"] = "no"
+    assert event_problems(broken)

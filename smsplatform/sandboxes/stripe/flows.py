@@ -619,37 +619,27 @@ def advance_subscription(store, subscription: dict) -> dict | None:
     for item in subscription["items"]["data"]:
         price = store.get(item["price"], "price")
         if price["recurring"]["usage_type"] == "metered":
-            used = 0
-            if price["recurring"].get("meter"):
-                used = int(
-                    usage_total(
-                        store, price["recurring"]["meter"], customer["id"], old_start, old_end
-                    )
-                )
-            lines.append(
-                _line(
-                    store,
-                    price_id=price["id"],
-                    quantity=used,
-                    amount=price_amount(price, used),
-                    period=(old_start, old_end),
-                    subscription=subscription,
-                    item_id=item["id"],
-                )
+            # Billed in arrears: what the meter counted in the period that just ended.
+            meter_id = price["recurring"].get("meter")
+            quantity = (
+                int(usage_total(store, meter_id, customer["id"], old_start, old_end))
+                if meter_id
+                else 0
             )
+            period = (old_start, old_end)
         else:
-            quantity = item.get("quantity", 1)
-            lines.append(
-                _line(
-                    store,
-                    price_id=price["id"],
-                    quantity=quantity,
-                    amount=price_amount(price, quantity),
-                    period=(old_end, new_end),
-                    subscription=subscription,
-                    item_id=item["id"],
-                )
+            quantity, period = item.get("quantity", 1), (old_end, new_end)
+        lines.append(
+            _line(
+                store,
+                price_id=price["id"],
+                quantity=quantity,
+                amount=price_amount(price, quantity),
+                period=period,
+                subscription=subscription,
+                item_id=item["id"],
             )
+        )
 
     def renew():
         subscription.update(current_period_start=old_end, current_period_end=new_end)

@@ -178,13 +178,37 @@ async def checkout_decline(request: web.Request) -> web.StreamResponse:
 # --- Billing portal --------------------------------------------------------------------------
 
 
-async def portal_page(request: web.Request) -> web.Response:
-    sandbox = _sandbox(request)
-    store = sandbox.store
+def _portal_of(request):
+    """The portal session of the URL and its customer, or (None, None)."""
+    store = _sandbox(request).store
     portal = store.find(request.match_info["session"], "billing_portal.session")
     if portal is None:
-        return _page("Not found", "<h1>This billing portal link is not valid.</h1>", 404)
-    customer = store.get(portal["customer"], "customer")
+        return None, None
+    return portal, store.get(portal["customer"], "customer")
+
+
+def _portal_not_found() -> web.Response:
+    return _page("Not found", "<h1>This billing portal link is not valid.</h1>", 404)
+
+
+def _plan_item(store, subscription) -> dict:
+    """The item billed per period (not a metered overage item)."""
+    items = subscription["items"]["data"]
+    return next(
+        (
+            item
+            for item in items
+            if store.get(item["price"], "price")["recurring"]["usage_type"] != "metered"
+        ),
+        items[0],
+    )
+
+
+async def portal_page(request: web.Request) -> web.Response:
+    store = _sandbox(request).store
+    portal, customer = _portal_of(request)
+    if portal is None:
+        return _portal_not_found()
     notice = request.query.get("notice")
     error = request.query.get("error")
     subscriptions = [
@@ -230,15 +254,7 @@ async def portal_page(request: web.Request) -> web.Response:
 
 
 def _subscription_html(store, sub, base) -> str:
-    plan_item = next(
-        (
-            i
-            for i in sub["items"]["data"]
-            if store.get(i["price"], "price")["recurring"]["usage_type"] != "metered"
-        ),
-        sub["items"]["data"][0],
-    )
-    price = store.get(plan_item["price"], "price")
+    price = store.get(_plan_item(store, sub)["price"], "price")
     sub_id = escape(sub["id"])
     status = {"past_due": "Past due: payment failed", "unpaid": "Unpaid"}.get(sub["status"], "")
     lines = [
@@ -293,10 +309,9 @@ def _subscription_html(store, sub, base) -> str:
 async def portal_action(request: web.Request) -> web.StreamResponse:
     sandbox = _sandbox(request)
     store = sandbox.store
-    portal = store.find(request.match_info["session"], "billing_portal.session")
+    portal, customer = _portal_of(request)
     if portal is None:
-        return _page("Not found", "<h1>This billing portal link is not valid.</h1>", 404)
-    customer = store.get(portal["customer"], "customer")
+        return _portal_not_found()
     form = await request.post()
     action = request.match_info["action"]
     base = f"/p/session/{portal['id']}"
@@ -313,14 +328,7 @@ async def portal_action(request: web.Request) -> web.StreamResponse:
                 raise web.HTTPNotFound()
             if action == "change":
                 price_id = form.get("price", "")
-                plan_item = next(
-                    (
-                        i
-                        for i in sub["items"]["data"]
-                        if store.get(i["price"], "price")["recurring"]["usage_type"] != "metered"
-                    ),
-                    sub["items"]["data"][0],
-                )
+                plan_item = _plan_item(store, sub)
                 flows.change_item_prices(store, sub, [{"id": plan_item["id"], "price": price_id}])
                 if sub["cancel_at_period_end"]:
                     flows.set_cancel_at_period_end(store, sub, False)
