@@ -114,7 +114,8 @@ def from_stripe_error(error, *, retry_safe: bool) -> ProviderError:
     kwargs = {"code": code, "http_status": status}
 
     if isinstance(error, stripe.CardError):
-        decline_code = getattr(error, "error", None) and error.error.decline_code
+        # Not every card error has a decline code (expired_card, incorrect_cvc only a code).
+        decline_code = getattr(getattr(error, "error", None), "decline_code", None)
         reason = STRIPE_DECLINE_REASONS.get(decline_code or code, STRIPE_DEFAULT_DECLINE_REASON)
         result = PaymentDeclinedError(message, plain_reason=reason, **kwargs)
         if decline_code:

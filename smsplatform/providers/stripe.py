@@ -705,7 +705,8 @@ class StripeGateway:
         proration_behavior: str = "create_prorations",
         idempotency_key: str | None = None,
     ) -> Subscription:
-        """Upgrade or downgrade: the plan item moves to ``new_price_id`` (metered items stay).
+        """Upgrade or downgrade: the plan item moves to ``new_price_id`` (metered items stay),
+        and a pending cancellation at period end is withdrawn (changing plan means staying).
         ``proration_behavior``: "create_prorations" (credit/charge on the next invoice),
         "always_invoice" (now) or "none"."""
         current = self.retrieve_subscription(subscription_id)

@@ -130,16 +130,12 @@ def api_handler(handler, route: str):
 
 async def _respond(sandbox: Sandbox, request, handler, raw_body, request_id):
     config = sandbox.config
+    # Refused on arrival, as a server at its concurrency limit does; the others then take
+    # their latency.
+    if config.max_concurrency and sandbox.in_flight > config.max_concurrency:
+        return _fault_response(429)
     if config.latency_ms:
         await asyncio.sleep(config.latency_ms / 1000)
-    if config.max_concurrency and sandbox.in_flight > config.max_concurrency:
-        error = StripeError(
-            "Request rate limit exceeded. Learn more about rate limits here "
-            "https://stripe.com/docs/rate-limits.",
-            status=429,
-            code="rate_limit",
-        )
-        return error.status, error.body(), {}
     key = _authorized_key(request)
     if not key:
         error = StripeError(
