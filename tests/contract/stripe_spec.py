@@ -30,13 +30,17 @@ from smsplatform.sandboxes.stripe.forms import decode_form
 
 ROOT = Path(__file__).resolve().parents[2]
 SPEC_VERSION = "2024-04-10"
-SPEC_PATH = Path(
-    os.environ.get(
-        "STRIPE_OPENAPI_SPEC", ROOT.parent.parent / "shared/specs/stripe/stripe_api_2024-04-10.json"
-    )
-)
-if not SPEC_PATH.exists():  # worktrees live two levels below shared/, clones one
-    SPEC_PATH = ROOT.parent / "shared/specs/stripe/stripe_api_2024-04-10.json"
+SPEC_NAME = "specs/stripe/stripe_api_2024-04-10.json"
+
+
+def spec_path() -> Path:
+    """shared/ sits beside a clone (CI, /work/main) or two levels above a worktree."""
+    if os.environ.get("STRIPE_OPENAPI_SPEC"):
+        return Path(os.environ["STRIPE_OPENAPI_SPEC"])
+    candidates = [ROOT.parent / "shared" / SPEC_NAME, ROOT.parent.parent / "shared" / SPEC_NAME]
+    return next((path for path in candidates if path.exists()), candidates[0])
+
+
 API_HOST = "https://api.stripe.com"
 FORM = "application/x-www-form-urlencoded"
 
@@ -107,7 +111,7 @@ def _read_as_stripe_means_it(node):
 def stripe_openapi() -> OpenAPI:
     """Loaded once per process (about half a second): validating the 6 MB spec itself is
     skipped, the validators for each operation are built lazily by openapi-core."""
-    spec = json.loads(SPEC_PATH.read_text())
+    spec = json.loads(spec_path().read_text())
     _read_as_stripe_means_it(spec)
     styles = {**style_deserializers, "form": _from_nested, "deepObject": _from_nested}
     style_factory = StyleDeserializersFactory(
