@@ -118,7 +118,7 @@ def start_gunicorn(name, port, env, workers=2, threads=4) -> LiveProcess:
         try:
             url = f"http://127.0.0.1:{port}/static/css/app.css"
             return requests.get(url, headers={"Host": "localhost"}, timeout=1).ok
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):  # a slow first answer: not yet
             return False
 
     return LiveProcess(

@@ -94,7 +94,7 @@ def start_stripe_sandbox(port: int, state_dir: str, *extra: str) -> LiveProcess:
     def ready():
         try:
             return requests.get(f"http://127.0.0.1:{port}/_sandbox/health", timeout=1).ok
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):
             return False
 
     return LiveProcess(
