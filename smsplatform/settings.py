@@ -222,7 +222,18 @@ LOGGING = {
 
 
 # --- Stripe (every call goes through smsplatform/providers/stripe.py) -----------------------
-# Filled in by the provider gateway work.
+# With no STRIPE_SECRET_KEY, `make run` starts the local Stripe sandbox and points these at it.
+STRIPE_SECRET_KEY = env.str("STRIPE_SECRET_KEY", default="")
+STRIPE_API_BASE = env.str("STRIPE_API_BASE", default="https://api.stripe.com").rstrip("/")
+STRIPE_WEBHOOK_SECRET = env.str("STRIPE_WEBHOOK_SECRET", default="")
+# Seconds a webhook signature stays acceptable (replay protection); Stripe's libraries use 300.
+STRIPE_WEBHOOK_TOLERANCE = env.int("STRIPE_WEBHOOK_TOLERANCE", default=300)
+STRIPE_CONNECT_TIMEOUT = env.float("STRIPE_CONNECT_TIMEOUT", default=5.0)
+STRIPE_READ_TIMEOUT = env.float("STRIPE_READ_TIMEOUT", default=30.0)
+# The SDK's own retries of one call (same idempotency key each time), before the gateway raises.
+STRIPE_MAX_NETWORK_RETRIES = env.int("STRIPE_MAX_NETWORK_RETRIES", default=2)
+# The SDK logs every request at INFO; keep that for debugging only.
+LOGGING["loggers"]["stripe"] = {"level": env.str("STRIPE_LOG_LEVEL", default="WARNING")}
 
 
 # --- Product --------------------------------------------------------------------------------

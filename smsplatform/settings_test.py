@@ -7,6 +7,11 @@ os.environ.setdefault("SECRET_KEY", "test-only-secret-key")
 # In-process test clients talk to "localhost" and "<slug>.localhost" with no port; the live
 # subprocesses get the address of their own server instead.
 os.environ.setdefault("SITE_URL", "http://localhost")
+# Nothing reaches api.stripe.com from a test: the stripe_sandbox fixture (tests/stripe_sandbox.py)
+# points the test process and the live subprocesses at the local sandbox; without it a call
+# fails at once (the discard port).
+os.environ.setdefault("STRIPE_API_BASE", "http://127.0.0.1:9")
+os.environ.setdefault("STRIPE_MAX_NETWORK_RETRIES", "0")
 
 from smsplatform.settings import *  # noqa: F403
 from smsplatform.settings import CACHES

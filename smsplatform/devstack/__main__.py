@@ -14,6 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from smsplatform.devstack import stripe_sandbox
 from smsplatform.devstack.services import (
     EmbeddedPostgres,
     EmbeddedRedis,
@@ -83,9 +84,10 @@ def run(args) -> int:
         env.setdefault("DEBUG", "1")
         env.setdefault("SITE_URL", f"http://localhost:{args.port}")
         env.setdefault("PYTHONUNBUFFERED", "1")
+        extra_processes = stripe_sandbox.sandbox_process(env, web_port=args.port)
         subprocess.run([PYTHON, "manage.py", "bootstrap", "--demo"], cwd=ROOT, env=env, check=True)
         manager = Manager(Printer(sys.stdout))
-        for name, command in processes(args.port).items():
+        for name, command in {**processes(args.port), **extra_processes}.items():
             manager.add_process(name, command, env=env, cwd=str(ROOT))
         manager.loop()
         return manager.returncode or 0
