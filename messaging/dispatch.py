@@ -23,6 +23,7 @@ import json
 import logging
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -366,10 +367,8 @@ def reconcile_stale_claims(run_id: int, gateway, *, older_than_seconds: float | 
     )
     if not stale:
         return 0
-    found = gateway.find_sent_messages(
-        [(m.to_phone, m.body, m.claimed_at) for m in stale],
-        concurrency=settings.TWILIO_SEND_CONCURRENCY,
-    )
+    with ThreadPoolExecutor(max_workers=min(len(stale), RECONCILE_CONCURRENCY)) as pool:
+        found = list(pool.map(lambda m: _sent_copy(gateway, m), stale))
     now = timezone.now()
     for message, provider_message in zip(stale, found, strict=True):
         if provider_message is not None:
@@ -386,6 +385,26 @@ def reconcile_stale_claims(run_id: int, gateway, *, older_than_seconds: float | 
         run_id, len(stale), adopted, len(stale) - adopted,
     )  # fmt: skip
     return len(stale)
+
+
+RECONCILE_CONCURRENCY = 16
+# Allowance for clocks: Twilio's date_created against our claimed_at.
+CLOCK_SKEW = dt.timedelta(minutes=5)
+
+
+def _sent_copy(gateway, message: Message):
+    """The provider's message with this text to this number since the claim, if any."""
+    since = message.claimed_at - CLOCK_SKEW
+    candidates = gateway.list_messages(to=message.to_phone, date_sent_after=since, limit=50)
+    return next(
+        (
+            m
+            for m in candidates
+            if (m.body or "") == message.body
+            and (m.date_created is None or m.date_created >= since)
+        ),
+        None,
+    )
 
 
 # --- 4. watchdog ------------------------------------------------------------------------------
