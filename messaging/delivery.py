@@ -30,7 +30,7 @@ def status_callback_url() -> str:
 
 def deliver(message_id: int) -> Message | None:
     from smsplatform.providers import errors
-    from smsplatform.providers.twilio import OutgoingSMS, twilio_for
+    from smsplatform.providers.twilio import OutgoingSMS, main_twilio, twilio_for
 
     with transaction.atomic():
         message = (
@@ -52,7 +52,13 @@ def deliver(message_id: int) -> Message | None:
         from_number=message.from_phone,
         status_callback=status_callback_url(),
     )
-    (result,) = twilio_for(connection.tenant).send_messages([sms], concurrency=1)
+    # The platform's own number belongs to the main account; everything else to the
+    # organization's (sub)account.
+    if message.from_phone == settings.TWILIO_PLATFORM_NUMBER:
+        gateway = main_twilio()
+    else:
+        gateway = twilio_for(connection.tenant)
+    (result,) = gateway.send_messages([sms], concurrency=1)
     error = result.error
     if error is None:
         return _finish(message, Message.Status.QUEUED, sid=result.sid)

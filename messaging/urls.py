@@ -35,6 +35,7 @@ urlpatterns = [
     path("campaigns/", campaigns.campaign_list, name="campaign_list"),
     path("campaigns/new/", campaigns.campaign_create, name="campaign_create"),
     path("campaigns/preview/", campaigns.campaign_preview, name="campaign_preview"),
+    path("campaigns/test/", campaigns.campaign_test_send, name="campaign_test_send"),
     path("campaigns/<int:pk>/", campaigns.campaign_detail, name="campaign_detail"),
     path("campaigns/<int:pk>/edit/", campaigns.campaign_edit, name="campaign_edit"),
     path(

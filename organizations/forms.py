@@ -85,3 +85,23 @@ class SignInForm(forms.Form):
                     "Ask one of its owners to invite you."
                 )
         return cleaned
+
+
+class PhoneNumberForm(forms.Form):
+    phone = forms.CharField(max_length=40, label="Your mobile number")
+
+    def clean_phone(self):
+        from messaging.phones import InvalidPhone, parse_phone
+
+        try:
+            return parse_phone(self.cleaned_data["phone"], "US").e164
+        except InvalidPhone as exc:
+            raise ValidationError(exc.reason) from None
+
+
+class PhoneCodeForm(forms.Form):
+    code = forms.RegexField(
+        regex=r"^\s*\d{6}\s*$",
+        label="The 6-digit code we texted you",
+        error_messages={"invalid": "Enter the 6 digits of the code."},
+    )

@@ -114,6 +114,9 @@ class User(AbstractBaseUser, PermissionsMixin):
         default=False, help_text="Support staff: may use the admin console."
     )
     date_joined = models.DateTimeField(default=django_timezone.now)
+    # The person's own mobile, verified by a texted code: test messages go only there.
+    phone = models.CharField(max_length=20, blank=True)
+    phone_verified_at = models.DateTimeField(null=True, blank=True)
 
     objects = UserManager()
 
@@ -132,6 +135,10 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     def get_short_name(self):
         return self.full_name.split(" ")[0] if self.full_name else self.email
+
+    @property
+    def verified_phone(self) -> str:
+        return self.phone if self.phone and self.phone_verified_at else ""
 
 
 class Membership(models.Model):

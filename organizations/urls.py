@@ -8,4 +8,5 @@ urlpatterns = [
     path("logout/", views.workspace_sign_out, name="logout"),
     path("auth/handoff/", views.workspace_handoff, name="handoff"),
     path("settings/members/", views.members, name="members"),
+    path("account/phone/", views.account_phone, name="account_phone"),
 ]

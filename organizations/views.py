@@ -242,3 +242,34 @@ def members(request):
         .order_by("user__email")
     )
     return render(request, "organizations/members.html", {"memberships": memberships})
+
+
+@require_http_methods(["GET", "POST"])
+def account_phone(request):
+    """The signed-in person verifies their own mobile (for test messages)."""
+    from organizations import phone_verification
+    from organizations.forms import PhoneCodeForm, PhoneNumberForm
+
+    phone_form = PhoneNumberForm(request.POST if "send_code" in request.POST else None)
+    code_form = PhoneCodeForm(request.POST if "confirm" in request.POST else None)
+    if phone_form.is_bound and phone_form.is_valid():
+        try:
+            phone_verification.request_code(request.user, phone_form.cleaned_data["phone"])
+        except ValidationError as exc:
+            phone_form.add_error(None, exc.messages[0])
+        else:
+            messages.info(request, f"We texted a code to {phone_form.cleaned_data['phone']}.")
+            return redirect("account_phone")
+    if code_form.is_bound and code_form.is_valid():
+        try:
+            phone_verification.confirm(request.user, code_form.cleaned_data["code"])
+        except ValidationError as exc:
+            code_form.add_error("code", exc.messages[0])
+        else:
+            messages.success(request, "Your phone is verified. Test messages go there.")
+            return redirect("account_phone")
+    return render(
+        request,
+        "organizations/account_phone.html",
+        {"phone_form": phone_form, "code_form": code_form},
+    )

@@ -304,6 +304,9 @@ RESERVED_SLUGS = frozenset(
 )
 DEMO_ORGANIZATION_SLUG = "demo"
 # Sending pipeline (messaging/dispatch.py).
+# The platform's own number (main account) for verification codes and test messages sent
+# before an organization has its own number. +15005550006 is Twilio's test "From" number.
+TWILIO_PLATFORM_NUMBER = env.str("TWILIO_PLATFORM_NUMBER", default="+15005550006")
 DEFAULT_MESSAGES_PER_SECOND = env.float("DEFAULT_MESSAGES_PER_SECOND", default=10.0)
 DISPATCH_BATCH_SIZE = env.int("DISPATCH_BATCH_SIZE", default=500)
 DISPATCH_WATCHDOG_SECONDS = env.int("DISPATCH_WATCHDOG_SECONDS", default=30)

@@ -170,3 +170,14 @@ def campaign_action(request, pk, action):
     else:
         messages.success(request, done)
     return redirect("campaign_detail", pk=campaign.pk)
+
+
+@require_POST
+@require_permission("campaigns.edit")
+def campaign_test_send(request):
+    """Send the text as it stands to the person's own verified phone."""
+    try:
+        message = campaigns.send_test(request.user, request.POST.get("body", ""))
+    except ValidationError as exc:
+        return JsonResponse({"error": exc.messages[0]}, status=400)
+    return JsonResponse({"sent_to": message.to_phone, "body": message.body})

@@ -70,6 +70,17 @@
     if (button) button.textContent = picked === "now" ? "Send now" : "Schedule";
   }
 
+  const testButton = document.getElementById("test-send");
+  testButton.addEventListener("click", async () => {
+    const result = document.getElementById("test-result");
+    const data = new FormData();
+    data.set("body", body.value);
+    data.set("csrfmiddlewaretoken", form.querySelector("input[name=csrfmiddlewaretoken]").value);
+    const response = await fetch(testButton.dataset.url, {method: "POST", body: data});
+    const answer = await response.json();
+    result.textContent = response.ok ? "Sent to " + answer.sent_to + "." : answer.error;
+  });
+
   body.addEventListener("input", () => { updateCounter(); schedulePreview(); });
   form.addEventListener("change", () => { showScheduleFields(); schedulePreview(); });
   updateCounter();
