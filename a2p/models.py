@@ -23,3 +23,24 @@ class PhoneNumber(models.Model):
 
     def __str__(self):
         return self.phone_number
+
+
+class PhoneNumberDailyStats(models.Model):
+    """A number's volume and delivery outcomes per day, rolled up from the organization's
+    messages by a periodic task (recomputed, never incremented per message)."""
+
+    phone_number = models.ForeignKey(PhoneNumber, on_delete=models.CASCADE, related_name="daily")
+    day = models.DateField()
+    sent = models.PositiveIntegerField(default=0)
+    delivered = models.PositiveIntegerField(default=0)
+    failed = models.PositiveIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-day"]
+        constraints = [
+            models.UniqueConstraint(fields=["phone_number", "day"], name="one_stats_row_per_day")
+        ]
+
+    def __str__(self):
+        return f"{self.phone_number} {self.day}"

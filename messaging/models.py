@@ -448,6 +448,12 @@ class Message(models.Model):
                 name="message_to_dispatch",
                 condition=models.Q(status="pending"),
             ),
+            # A sending number's daily volume (delivery health rollup).
+            models.Index(
+                fields=["from_phone", "created_at"],
+                name="message_sender_time",
+                condition=models.Q(direction="out"),
+            ),
             # A run's live counts, and its next batch to send.
             models.Index(fields=["run", "status"], name="message_run_status"),
             models.Index(

@@ -44,3 +44,24 @@ def dispatch_run(run_id: int):
     if outcome == "continue":
         dispatch_run.delay(run_id)
     return outcome
+
+
+@shared_task
+def roll_up_delivery_health():
+    """For every organization with a number: today's and yesterday's stats per number (late
+    delivery receipts change yesterday's). Runs in public and visits each organization."""
+    import datetime as dt
+
+    from django.utils import timezone
+    from django_tenants.utils import tenant_context
+
+    from a2p.models import PhoneNumber
+    from messaging.delivery_health import roll_up
+    from organizations.models import Organization
+
+    today = timezone.now().date()
+    org_ids = PhoneNumber.objects.filter(is_active=True).values("organization_id")
+    for organization in Organization.objects.customers().filter(pk__in=org_ids):
+        with tenant_context(organization):
+            roll_up(today)
+            roll_up(today - dt.timedelta(days=1))

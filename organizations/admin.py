@@ -40,6 +40,22 @@ class OrganizationAdmin(TenantAdminMixin, admin.ModelAdmin):
     inlines = [DomainInline, MembershipInline]
     date_hierarchy = "created_at"
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
+    change_form_template = "admin/organizations/organization/change_form.html"
+
+    def get_urls(self):
+        from django.urls import path
+
+        from messaging import support
+
+        wrap = self.admin_site.admin_view
+        return [
+            path("<int:organization_id>/messages/", wrap(support.organization_messages),
+                 name="organization_messages"),
+            path("<int:organization_id>/campaigns/", wrap(support.organization_campaigns),
+                 name="organization_campaigns"),
+            path("find-message/", wrap(support.find_message), name="find_message"),
+            *super().get_urls(),
+        ]  # fmt: skip
 
     def get_queryset(self, request):
         return (

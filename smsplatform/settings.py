@@ -155,6 +155,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "organizations.tasks.replenish_spare_schemas",
         "schedule": 300.0,
     },
+    "roll-up-delivery-health": {
+        "task": "messaging.tasks.roll_up_delivery_health",
+        "schedule": 600.0,
+    },
 }
 
 # --- Auth -----------------------------------------------------------------------------------
