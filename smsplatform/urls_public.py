@@ -4,10 +4,16 @@ provider webhooks (which arrive with no tenant attached)."""
 from django.contrib import admin
 from django.urls import include, path
 
+from messaging.webhooks import twilio_status_callback
 from smsplatform.health import healthz
 
 urlpatterns = [
     path("", include("organizations.urls_public")),
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),
+    path(
+        "webhooks/twilio/status/<int:organization_id>/",
+        twilio_status_callback,
+        name="twilio_status_callback",
+    ),
 ]
