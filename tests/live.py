@@ -93,9 +93,10 @@ def live_port() -> int:
 
 
 @pytest.fixture(scope="session")
-def live_env(world, live_port) -> dict:
+def live_env(world, live_port, twilio_sandbox_address) -> dict:
     """Environment for every live subprocess: same database, Redis, queue and secrets as the
-    test process, and the public address of the live web server."""
+    test process, the public address of the live web server, and the session's Twilio sandbox
+    (started by the tests that need it)."""
     env = dict(os.environ)
     env.update(
         DJANGO_SETTINGS_MODULE="smsplatform.settings_test",
@@ -107,6 +108,7 @@ def live_env(world, live_port) -> dict:
         DB_CONN_MAX_AGE="0",
         PYTHONUNBUFFERED="1",
     )
+    env.update(twilio_sandbox_address.settings)
     return env
 
 
@@ -117,7 +119,10 @@ def start_gunicorn(name, port, env, workers=2, threads=4) -> LiveProcess:
         try:
             url = f"http://127.0.0.1:{port}/static/css/app.css"
             return requests.get(url, headers={"Host": "localhost"}, timeout=1).ok
-        except requests.ConnectionError:
+        except (
+            requests.ConnectionError,
+            requests.Timeout,
+        ):  # a slow first answer on a busy machine
             return False
 
     return LiveProcess(
