@@ -3,6 +3,7 @@ their signed status callbacks, designated failures, inbound texts and opt-outs, 
 callbacks, authentication, the concurrency limit, its control endpoints and its saved state."""
 
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl
 
@@ -20,13 +21,22 @@ from tests.twilio_sandbox import SandboxAddress, start_sandbox, wait_until
 class Receiver:
     """A stand-in for the platform's webhooks: records each request, answers ``status``."""
 
-    def __init__(self):
+    def __init__(self, *, answer_after: float = 0.0):
         self.requests: list[dict] = []
         self.status = 200
+        self.in_flight = 0
+        self.most_in_flight = 0
+        lock = threading.Lock()
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self):
+                with lock:
+                    receiver.in_flight += 1
+                    receiver.most_in_flight = max(receiver.most_in_flight, receiver.in_flight)
+                time.sleep(answer_after)
+                with lock:
+                    receiver.in_flight -= 1
                 length = int(self.headers.get("Content-Length", 0))
                 body = self.rfile.read(length).decode()
                 receiver.requests.append(
@@ -120,6 +130,26 @@ def test_designated_recipients_fail_after_acceptance(subaccount, receiver, to, s
     assert [r["params"]["MessageStatus"] for r in received] == statuses
     assert received[-1]["params"]["ErrorCode"] == code
     assert subaccount.fetch_message(message.sid).error_code == int(code)
+
+
+def test_callbacks_go_out_a_bounded_number_at_a_time(subaccount):
+    # A slow platform and a burst of messages: the sandbox queues callbacks instead of opening
+    # a connection per callback (it runs with --callback-concurrency 8 by default).
+    slow = Receiver(answer_after=0.1)
+    try:
+        results = subaccount.send_messages(
+            [
+                OutgoingSMS(key=i, to=f"+1415777{i:04d}", body="Sale", from_number="+15005550006",
+                            status_callback=slow.url + "/status")
+                for i in range(40)
+            ],
+            concurrency=20,
+        )  # fmt: skip
+        assert all(r.ok for r in results)
+        slow.wait_for(80, timeout=20)  # sent + delivered for each
+        assert 1 < slow.most_in_flight <= 8
+    finally:
+        slow.server.shutdown()
 
 
 def test_a_service_message_reports_its_service_and_uses_the_services_callback(subaccount, receiver):
@@ -299,3 +329,41 @@ def test_state_survives_a_restart(tmp_path, settings):
         assert profile.status == "twilio-approved"
     finally:
         process.stop()
+
+
+def test_lists_and_fetches_the_gateway_does_not_use_yet_answer_in_twilios_shapes(subaccount):
+    # Called through the SDK, so the contract check validates these answers too.
+    sdk = subaccount.sdk_client()
+    account = sdk.api.v2010.accounts(subaccount.account_sid)
+    assert account.fetch().status == "active"
+    address = subaccount.create_address(
+        customer_name="Acme", street="1 Main St", city="Austin", region="TX", postal_code="78701"
+    )
+    assert account.addresses(address.sid).fetch().city == "Austin"
+    number = subaccount.buy_phone_number(area_code="312")
+    assert [n.sid for n in account.incoming_phone_numbers.list()] == [number.sid]
+    assert account.incoming_phone_numbers(number.sid).fetch().phone_number == number.phone_number
+    service = subaccount.create_messaging_service("lists")
+    subaccount.add_number_to_messaging_service(service.sid, number.sid)
+    messaging = sdk.messaging.v1
+    assert service.sid in [s.sid for s in messaging.services.list()]
+    assert [n.sid for n in messaging.services(service.sid).phone_numbers.list()] == [number.sid]
+    assert messaging.services(service.sid).us_app_to_person.list() == []
+    assert messaging.brand_registrations.list() == []
+    profile = subaccount.create_customer_profile("lists")
+    end_user = subaccount.create_end_user("rep", "authorized_representative_1", {"first_name": "A"})
+    document = subaccount.create_supporting_document("doc", "customer_profile_address", {})
+    subaccount.assign_to_customer_profile(profile.sid, end_user.sid)
+    evaluation = subaccount.evaluate_customer_profile(profile.sid)
+    trusthub = sdk.trusthub.v1
+    assert [p.sid for p in trusthub.customer_profiles.list()] == [profile.sid]
+    profile_api = trusthub.customer_profiles(profile.sid)
+    assert [a.object_sid for a in profile_api.customer_profiles_entity_assignments.list()] == [
+        end_user.sid
+    ]
+    assert (
+        profile_api.customer_profiles_evaluations(evaluation.sid).fetch().status == "noncompliant"
+    )
+    assert trusthub.end_users(end_user.sid).fetch().attributes == {"first_name": "A"}
+    assert trusthub.supporting_documents(document.sid).fetch().status == "DRAFT"
+    assert trusthub.trust_products.list() == []
