@@ -222,7 +222,32 @@ LOGGING = {
 }
 
 # --- Twilio (every call goes through smsplatform/providers/twilio.py) -----------------------
-# Filled in by the provider gateway work.
+# The ISV's main account. Each organization sends from its own subaccount (a2p.TwilioAccount),
+# with this account as the fallback. Unset in development: `make run` then starts the local
+# Twilio sandbox and points everything below at it.
+TWILIO_ACCOUNT_SID = env.str("TWILIO_ACCOUNT_SID", default="")
+TWILIO_AUTH_TOKEN = env.str("TWILIO_AUTH_TOKEN", default="")
+# Base addresses of Twilio's three domains, so the same code talks to twilio.com or the sandbox.
+TWILIO_API_BASE = env.str("TWILIO_API_BASE", default="https://api.twilio.com")
+TWILIO_MESSAGING_BASE = env.str("TWILIO_MESSAGING_BASE", default="https://messaging.twilio.com")
+TWILIO_TRUSTHUB_BASE = env.str("TWILIO_TRUSTHUB_BASE", default="https://trusthub.twilio.com")
+# The ISV's own approved Primary Business Profile (BU...), linked to every customer's profile.
+TWILIO_ISV_PRIMARY_PROFILE_SID = env.str("TWILIO_ISV_PRIMARY_PROFILE_SID", default="")
+# TrustHub writes to this address about reviews: the ISV's monitored mailbox, not the customer's.
+TWILIO_NOTIFICATION_EMAIL = env.str("TWILIO_NOTIFICATION_EMAIL", default="")
+# Where Twilio reaches our webhooks; differs from SITE_URL only behind a tunnel or another host.
+TWILIO_WEBHOOK_BASE_URL = env.str("TWILIO_WEBHOOK_BASE_URL", default=SITE_URL).rstrip("/")
+# Seconds. A read timeout after a message was sent leaves its outcome unknown, so keep it generous.
+TWILIO_CONNECT_TIMEOUT = env.float("TWILIO_CONNECT_TIMEOUT", default=5.0)
+TWILIO_READ_TIMEOUT = env.float("TWILIO_READ_TIMEOUT", default=15.0)
+# Concurrent requests of one bulk send. Twilio's per-account limit is not published (~100).
+TWILIO_SEND_CONCURRENCY = env.int("TWILIO_SEND_CONCURRENCY", default=50)
+# Retries of requests Twilio did not process (429, refused connections): attempts and backoff.
+TWILIO_MAX_ATTEMPTS = env.int("TWILIO_MAX_ATTEMPTS", default=5)
+TWILIO_BACKOFF_BASE = env.float("TWILIO_BACKOFF_BASE", default=0.5)
+TWILIO_BACKOFF_CAP = env.float("TWILIO_BACKOFF_CAP", default=20.0)
+# The SDK logs every request, phone numbers in its query included, at INFO.
+LOGGING["loggers"]["twilio"] = {"level": "WARNING"}
 
 
 # --- Stripe (every call goes through smsplatform/providers/stripe.py) -----------------------

@@ -26,3 +26,12 @@ EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 WHITENOISE_USE_FINDERS = True
 LOGGING["root"]["level"] = "WARNING"  # noqa: F405
+
+# Twilio: nothing in a test may reach twilio.com. Until the test session's sandbox starts
+# (tests/twilio_sandbox.py), every Twilio address is a closed local port.
+if not os.environ.get("TWILIO_API_BASE"):
+    TWILIO_ACCOUNT_SID = "AC" + "0" * 32
+    TWILIO_AUTH_TOKEN = "not-a-real-token"  # noqa: S105 - a placeholder, never valid
+    TWILIO_API_BASE = "http://127.0.0.1:9/api"
+    TWILIO_MESSAGING_BASE = "http://127.0.0.1:9/messaging"
+    TWILIO_TRUSTHUB_BASE = "http://127.0.0.1:9/trusthub"

@@ -4,6 +4,7 @@ provider webhooks (which arrive with no tenant attached)."""
 from django.contrib import admin
 from django.urls import include, path
 
+from messaging.webhooks import twilio_status_callback
 from smsplatform.health import healthz
 
 urlpatterns = [
@@ -11,4 +12,9 @@ urlpatterns = [
     path("", include("messaging.urls_public")),
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),
+    path(
+        "webhooks/twilio/status/<int:organization_id>/",
+        twilio_status_callback,
+        name="twilio_status_callback",
+    ),
 ]

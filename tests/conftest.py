@@ -18,6 +18,7 @@ from organizations.models import Organization, User
 from organizations.roles import Role
 from tests.live import *  # noqa: F403 - session fixtures for live processes
 from tests.stripe_sandbox import *  # noqa: F403 - the Stripe sandbox, contract check
+from tests.twilio_sandbox import *  # noqa: F403 - the Twilio sandbox and the contract check
 
 PASSWORD = "correct-horse-battery-staple"
 

@@ -93,7 +93,7 @@ def live_port() -> int:
 
 
 @pytest.fixture(scope="session")
-def live_env(world, live_port, stripe_sandbox) -> dict:
+def live_env(world, live_port, stripe_sandbox, twilio_sandbox_address) -> dict:
     """Environment for every live subprocess: same database, Redis, queue and secrets as the
     test process, the public address of the live web server, and the provider sandboxes."""
     env = dict(os.environ)
@@ -108,6 +108,7 @@ def live_env(world, live_port, stripe_sandbox) -> dict:
         PYTHONUNBUFFERED="1",
     )
     env.update(stripe_sandbox.env)
+    env.update(twilio_sandbox_address.settings)
     return env
 
 

@@ -10,6 +10,7 @@ Redis start in .data/ (kept between runs) and stop when the command ends.
 
 import argparse
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -84,7 +85,10 @@ def run(args) -> int:
         env.setdefault("DEBUG", "1")
         env.setdefault("SITE_URL", f"http://localhost:{args.port}")
         env.setdefault("PYTHONUNBUFFERED", "1")
-        extra_processes = stripe_sandbox.sandbox_process(env, web_port=args.port)
+        extra_processes = {
+            **stripe_sandbox.sandbox_process(env, web_port=args.port),
+            **twilio_sandbox_process(env, args.twilio_port or args.port + 1),
+        }
         subprocess.run([PYTHON, "manage.py", "bootstrap", "--demo"], cwd=ROOT, env=env, check=True)
         manager = Manager(Printer(sys.stdout))
         for name, command in {**processes(args.port), **extra_processes}.items():
@@ -103,6 +107,44 @@ def processes(port: int) -> dict[str, str]:
         "worker": f"{py} -m celery -A smsplatform worker -l INFO --concurrency 2",
         "beat": f"{py} -m celery -A smsplatform beat -l INFO",
     }
+
+
+def twilio_sandbox_process(env: dict, port: int) -> dict[str, str]:
+    """Without a real Twilio account (TWILIO_ACCOUNT_SID in the environment or .env), run the
+    Twilio sandbox with the rest and point the platform's Twilio settings at it (``env`` is
+    updated). Its state lives in .data/twilio-sandbox, so a restart finds the same numbers,
+    messages and registrations."""
+    if env.get("TWILIO_ACCOUNT_SID") or _dotenv_sets(ROOT / ".env", "TWILIO_ACCOUNT_SID"):
+        print("devstack: using the Twilio account of TWILIO_ACCOUNT_SID")
+        return {}
+    from smsplatform.sandboxes.twilio import dev_credentials, dev_isv_profile_sid
+
+    account_sid, auth_token = dev_credentials()
+    isv_profile_sid = dev_isv_profile_sid()
+    base = f"http://127.0.0.1:{port}"
+    env.update(
+        TWILIO_ACCOUNT_SID=account_sid,
+        TWILIO_AUTH_TOKEN=auth_token,
+        TWILIO_API_BASE=f"{base}/api",
+        TWILIO_MESSAGING_BASE=f"{base}/messaging",
+        TWILIO_TRUSTHUB_BASE=f"{base}/trusthub",
+        TWILIO_ISV_PRIMARY_PROFILE_SID=isv_profile_sid,
+    )
+    env.setdefault("TWILIO_NOTIFICATION_EMAIL", "compliance@localhost")
+    print(f"devstack: Twilio sandbox on http://localhost:{port}/sandbox/ (no TWILIO_ACCOUNT_SID)")
+    command = (
+        f"{PYTHON} manage.py twilio_sandbox --port {port} --state-dir {DATA / 'twilio-sandbox'} "
+        f"--account-sid {account_sid} --auth-token {auth_token} "
+        f"--isv-profile-sid {isv_profile_sid}"
+    )
+    return {"twilio": command}
+
+
+def _dotenv_sets(path: Path, name: str) -> bool:
+    if not path.exists():
+        return False
+    pattern = re.compile(rf"^\s*(?:export\s+)?{name}\s*=\s*['\"]?[^'\"\s#]")
+    return any(pattern.match(line) for line in path.read_text().splitlines())
 
 
 def test(args) -> int:
@@ -127,6 +169,9 @@ def main(argv=None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     p_run = sub.add_parser("run", help="run web, worker, beat and the provider sandboxes")
     p_run.add_argument("--port", type=int, default=8000)
+    p_run.add_argument(
+        "--twilio-port", type=int, default=None, help="the Twilio sandbox's port (default: port+1)"
+    )
     p_run.set_defaults(func=run)
     p_test = sub.add_parser("test", help="run the test suite")
     p_test.set_defaults(func=test)

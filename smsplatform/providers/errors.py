@@ -56,7 +56,178 @@ class ProviderAuthError(ProviderError):
 
 
 # --- Twilio codes -----------------------------------------------------------------------------
-# Filled in by the Twilio gateway work.
+# Every Twilio error code the platform treats specially: the class (what the caller may do next)
+# and a sentence a small-business owner understands. A code arrives either with an HTTP error
+# from the REST API or, for delivery failures, in a status callback (no HTTP status).
+#
+# Decisions worth knowing:
+# - 30034 (unregistered 10DLC number), 30024 (number not yet provisioned at the carrier), 21606 /
+#   21212 (bad sender), 21701/21704 (unusable Messaging Service): every message from the
+#   organization would fail the same way, so they block the account rather than the recipient.
+# - 30007 (filtered as spam) is permanent for this message, not account-level: carriers filter
+#   per message content and per carrier, and one filtered text does not mean the sender is
+#   blocked. Pausing a campaign after a burst of them is the campaign's decision.
+# - 30008 (unknown carrier error), 30001 / 21611 (queue full) and 30036 (expired while queued):
+#   the message never reached the phone, so sending it again later is safe.
+TWILIO_CODES: dict[int, tuple[type[ProviderError], str]] = {
+    # Not processed, or not delivered through no fault of the recipient: may be sent again later.
+    20429: (RetryableError, "Twilio is handling too many of our requests; we will retry shortly."),
+    21611: (RetryableError, "The sending number has too many texts waiting; retry later."),
+    30001: (RetryableError, "The sending number had too many texts waiting; retry later."),
+    30008: (RetryableError, "The carrier reported an unknown error; the text may be sent again."),
+    30036: (RetryableError, "The text waited too long in the queue and expired before sending."),
+    # This recipient cannot be reached this way: never retry for them.
+    21211: (PermanentRecipientError, "This is not a valid mobile phone number."),
+    21408: (PermanentRecipientError, "Texting numbers in this country or region is not enabled."),
+    21608: (PermanentRecipientError, "A trial account can only text numbers it has verified."),
+    21610: (
+        PermanentRecipientError,
+        "This person replied STOP and is unsubscribed. They can text START to subscribe again.",
+    ),
+    21612: (PermanentRecipientError, "This number cannot receive texts from us."),
+    21614: (PermanentRecipientError, "This is a landline or another number that cannot get texts."),
+    30003: (PermanentRecipientError, "The phone is switched off or out of coverage."),
+    30004: (PermanentRecipientError, "The recipient or their carrier blocked the text."),
+    30005: (PermanentRecipientError, "This number is unknown or no longer in service."),
+    30006: (PermanentRecipientError, "This is a landline, or its carrier cannot deliver texts."),
+    30007: (
+        PermanentRecipientError,
+        "The carrier filtered this text as possible spam. Check its wording and links.",
+    ),
+    30011: (PermanentRecipientError, "This phone cannot receive picture messages."),
+    # The organization cannot send at all right now: stop its sending and tell a person.
+    20005: (AccountBlockedError, "The Twilio account for this business is not active."),
+    21212: (AccountBlockedError, "The sending number is not a valid phone number."),
+    21606: (AccountBlockedError, "The sending number does not belong to this business's account."),
+    21701: (AccountBlockedError, "The messaging service used for sending does not exist."),
+    21704: (AccountBlockedError, "The messaging service has no phone number to send from."),
+    30002: (AccountBlockedError, "The Twilio account for this business is suspended."),
+    30024: (
+        AccountBlockedError,
+        "The business's number is still being registered with the carriers.",
+    ),
+    30032: (AccountBlockedError, "The toll-free number is not verified for texting yet."),
+    30034: (
+        AccountBlockedError,
+        "The business is not registered for texting (A2P 10DLC) yet, so carriers block its "
+        "messages.",
+    ),
+    # Credentials.
+    20003: (ProviderAuthError, "Twilio did not accept the account credentials."),
+    # The request itself is wrong (a bug or bad input): fix it before trying again.
+    20404: (ProviderRequestError, "Twilio has no such record."),
+    21421: (ProviderRequestError, "That phone number is not valid."),
+    21422: (ProviderRequestError, "That phone number is no longer available; pick another one."),
+    21452: (ProviderRequestError, "There are no phone numbers available in that area code."),
+    21602: (ProviderRequestError, "The text has no message and no picture."),
+    21603: (ProviderRequestError, "The text has no sender (number or messaging service)."),
+    21604: (ProviderRequestError, "The text has no recipient."),
+    21617: (ProviderRequestError, "The text is longer than 1,600 characters."),
+    21620: (ProviderRequestError, "A picture link is not valid."),
+    21712: (
+        ProviderRequestError,
+        "This phone number already belongs to another messaging service.",
+    ),
+    21719: (
+        ProviderRequestError,
+        "The messaging service's use case does not match the registered campaign.",
+    ),
+    # A2P 10DLC registration (brand and campaign reviews, TrustHub evaluations).
+    21725: (ProviderRequestError, "The brand can only be resubmitted after it has failed."),
+    21736: (ProviderRequestError, "The brand contact's email address is not valid."),
+    22214: (ProviderRequestError, "A required part of the business profile is missing."),
+    22215: (ProviderRequestError, "A required business detail is missing."),
+    22216: (ProviderRequestError, "A required document is missing from the business profile."),
+    22217: (
+        ProviderRequestError,
+        "A document detail is missing or does not match the business information.",
+    ),
+    22218: (ProviderRequestError, "A phone number in the business profile is not valid."),
+    22219: (ProviderRequestError, "The business address is missing or not valid."),
+    30532: (ProviderRequestError, "The campaign looks like personal, person-to-person texting."),
+    30533: (ProviderRequestError, "A sample message is missing or does not match the campaign."),
+    30538: (ProviderRequestError, "The sign-up description does not say what people agree to."),
+    30702: (ProviderRequestError, "The carriers' registry could not find this brand."),
+    30795: (
+        ProviderRequestError,
+        "The EIN (tax ID) does not match IRS records. Check it and the legal business name.",
+    ),
+    30801: (ProviderRequestError, "The business address could not be verified."),
+    30899: (
+        ProviderRequestError,
+        "The carriers rejected the campaign. The details say what to change.",
+    ),
+    30900: (ProviderRequestError, "This kind of texting is not allowed for this business."),
+    30902: (ProviderRequestError, "A carrier rejected the campaign."),
+    30910: (ProviderRequestError, "Campaign details must be written in English."),
+    30930: (ProviderRequestError, "This brand already has the maximum number of campaigns."),
+    30994: (
+        ProviderRequestError,
+        "The brand is waiting for its contact to confirm the verification email.",
+    ),
+}
+
+_GENERIC_TWILIO_REASONS = {
+    RetryableError: "Twilio could not handle the request just now; it will be retried.",
+    AmbiguousOutcome: "Twilio did not confirm whether it accepted the request.",
+    PermanentRecipientError: "The carrier could not deliver this text.",
+    AccountBlockedError: "Twilio is not letting this business send texts right now.",
+    ProviderRequestError: "Twilio refused the request.",
+    ProviderAuthError: "Twilio did not accept the account credentials.",
+}
+
+
+def twilio_error(
+    code: int | None,
+    *,
+    http_status: int | None = None,
+    message: str = "",
+    idempotent: bool = False,
+) -> ProviderError:
+    """The domain error for a Twilio error ``code`` (from an API error body or a status
+    callback's ErrorCode). Codes not in the table fall back on the HTTP status: 429 retryable,
+    5xx ambiguous (for a request that is not ``idempotent``, e.g. creating a message: Twilio has
+    no idempotency key for it, so it may have been sent), other 4xx a bad request; a delivery
+    error from a callback (no HTTP status) is permanent for that message."""
+    if code in TWILIO_CODES:
+        error_class, reason = TWILIO_CODES[code]
+    else:
+        reason = None
+        if http_status == 401:
+            error_class = ProviderAuthError
+        elif http_status == 429:
+            error_class = RetryableError
+        elif http_status is not None and http_status >= 500:
+            error_class = AmbiguousOutcome
+        elif http_status is not None:
+            error_class = ProviderRequestError
+        else:
+            error_class = PermanentRecipientError
+    if error_class is AmbiguousOutcome and idempotent:
+        error_class = RetryableError
+    if reason is None:
+        reason = _GENERIC_TWILIO_REASONS[error_class]
+    return _tagged(
+        error_class(message or reason, code=code, http_status=http_status, plain_reason=reason)
+    )
+
+
+def twilio_transport_error(detail: str, *, request_sent: bool, idempotent: bool) -> ProviderError:
+    """No HTTP answer at all. A request that never left (connection refused, connect timeout)
+    can be retried; one that may have reached Twilio (read timeout, connection dropped) has an
+    unknown outcome unless repeating it is harmless."""
+    if not request_sent or idempotent:
+        error_class = RetryableError
+        reason = "Twilio could not be reached just now; it will be retried."
+    else:
+        error_class = AmbiguousOutcome
+        reason = "Twilio did not answer in time, so we don't know whether it accepted the request."
+    return _tagged(error_class(detail, plain_reason=reason))
+
+
+def _tagged(error: ProviderError) -> ProviderError:
+    error.provider = "twilio"
+    return error
 
 
 # --- Stripe errors ----------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from tests.benchmarks.harness import Bench
 
 BENCHMARKS = {
     "signup": "tests.benchmarks.bench_signup",
+    "twilio": "tests.benchmarks.bench_twilio",
 }
 
 

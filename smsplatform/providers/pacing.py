@@ -1,0 +1,130 @@
+"""How fast and how often provider calls go out: bounded exponential backoff with jitter for
+retries, and a rate limiter for bulk sends.
+
+Retrying only ever applies to RetryableError (the provider did not process the request). The
+jitter spreads the retries of many callers that failed together (a burst of 429s), so that they
+do not come back together and fail again.
+"""
+
+import asyncio
+import random
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+from smsplatform.providers.errors import RetryableError
+
+T = TypeVar("T")
+
+
+def backoff_delay(attempt: int, *, base: float, cap: float, rng: random.Random = random) -> float:
+    """Seconds to wait before retry number ``attempt`` (1 for the first retry).
+
+    "Equal jitter": half of the exponential step is always waited (a retry never comes back at
+    once), the other half is random (retries of callers that failed together spread out); the
+    step never exceeds ``cap``."""
+    step = min(cap, base * 2 ** max(0, attempt - 1))
+    return step / 2 + rng.uniform(0, step / 2)
+
+
+def call_with_retries(
+    func: Callable[[], T],
+    *,
+    max_attempts: int,
+    base: float,
+    cap: float,
+    sleep: Callable[[float], None] = time.sleep,
+    rng: random.Random = random,
+) -> T:
+    """``func()``, called again after a backoff while it raises RetryableError, at most
+    ``max_attempts`` times in all; the last RetryableError, or any other error, propagates."""
+    attempt = 1
+    while True:
+        try:
+            return func()
+        except RetryableError:
+            if attempt >= max_attempts:
+                raise
+            sleep(backoff_delay(attempt, base=base, cap=cap, rng=rng))
+            attempt += 1
+
+
+class AsyncRateLimiter:
+    """Spaces the starts of requests to at most ``rate`` per second, with bursts of at most
+    ``burst`` requests (generic cell rate algorithm: each caller reserves the next free slot, so
+    waiters go in order and none starves). ``rate=None`` means no limit.
+
+    ``pause(seconds)`` holds every caller back, e.g. after a 429: the whole batch slows down
+    instead of each request retrying on its own."""
+
+    def __init__(
+        self,
+        rate: float | None,
+        *,
+        burst: int = 1,
+        clock: Callable[[], float] | None = None,
+    ):
+        if rate is not None and rate <= 0:
+            raise ValueError("rate must be positive")
+        self.interval = 0.0 if rate is None else 1.0 / rate
+        self.tolerance = self.interval * (max(1, burst) - 1)
+        self._clock = clock or time.monotonic
+        self._next_slot = float("-inf")
+        self._paused_until = float("-inf")
+
+    def reserve(self) -> float:
+        """Reserve the next slot; the seconds to wait until it."""
+        now = self._clock()
+        earliest = max(now, self._paused_until)
+        slot = max(earliest, self._next_slot - self.tolerance)
+        self._next_slot = max(slot, self._next_slot) + self.interval
+        return slot - now
+
+    async def acquire(self) -> None:
+        delay = self.reserve()
+        if delay > 0:
+            await asyncio.sleep(delay)
+
+    def pause(self, seconds: float) -> None:
+        self._paused_until = max(self._paused_until, self._clock() + seconds)
+
+
+class AdaptiveConcurrency:
+    """At most ``limit`` requests in flight, between 1 and ``maximum``: the limit halves when the
+    provider pushes back (429) and grows by one after ``limit`` successes in a row (additive
+    increase, multiplicative decrease, as TCP does). A batch that starts above the provider's
+    limit settles just under it instead of failing the excess over and over.
+
+    Only a push-back to a request sent after the last decrease counts: the other requests of the
+    same wave were already in flight and say nothing new."""
+
+    def __init__(self, maximum: int, *, clock: Callable[[], float] | None = None):
+        self.maximum = max(1, maximum)
+        self.limit = self.maximum
+        self.in_flight = 0
+        self._clock = clock or time.monotonic
+        self._successes = 0
+        self._last_decrease = float("-inf")
+        self._changed = asyncio.Condition()
+
+    async def acquire(self) -> float:
+        """Wait for a free slot; the request's start time, to give back to ``release``."""
+        async with self._changed:
+            await self._changed.wait_for(lambda: self.in_flight < self.limit)
+            self.in_flight += 1
+        return self._clock()
+
+    async def release(self, started: float, *, pushed_back: bool) -> None:
+        async with self._changed:
+            self.in_flight -= 1
+            if pushed_back:
+                self._successes = 0
+                if started > self._last_decrease:
+                    self.limit = max(1, self.limit // 2)
+                    self._last_decrease = self._clock()
+            else:
+                self._successes += 1
+                if self._successes >= self.limit and self.limit < self.maximum:
+                    self.limit += 1
+                    self._successes = 0
+            self._changed.notify_all()

@@ -1,0 +1,177 @@
+"""Bulk sending for the Twilio gateway: many messages at once over pooled connections.
+
+The SDK's async API (``messages.create_async``) runs over one aiohttp session per batch whose
+connection pool is as large as the batch's concurrency; ``concurrency`` workers share the
+messages and an AsyncRateLimiter spaces request starts to the organization's throughput.
+
+A 429 slows the whole batch down instead of letting every request retry on its own: the batch
+pauses (growing, jittered backoff) and its concurrency halves (AdaptiveConcurrency), then grows
+back while requests succeed. A 429 storm thus ends in fewer requests in flight, not in retries.
+
+Why aiohttp rather than threads over a ``requests`` session: at 50 concurrent requests one event
+loop keeps the send rate at the server's limit with a fraction of a core, where 50 threads
+spend it on the GIL (docs/benchmarks.md, "Twilio gateway", measures both).
+"""
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from urllib.parse import urlencode
+
+import aiohttp
+from django.conf import settings
+from twilio.base.exceptions import TwilioRestException, TwilioServiceException
+from twilio.http import AsyncHttpClient
+from twilio.http.response import Response
+
+from smsplatform.providers.errors import ProviderError, RetryableError, twilio_transport_error
+from smsplatform.providers.pacing import AdaptiveConcurrency, AsyncRateLimiter, backoff_delay
+from smsplatform.providers.twilio import message_parameters, rest_error
+from smsplatform.providers.twilio_records import OutgoingSMS, SendResult
+
+
+def send_messages(gateway, messages, *, concurrency, max_per_second) -> list[SendResult]:
+    def batch():
+        return asyncio.run(
+            send_messages_async(
+                gateway, messages, concurrency=concurrency, max_per_second=max_per_second
+            )
+        )
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return batch()
+    # This thread already runs an event loop (async code, Playwright's sync API, a notebook):
+    # the batch gets a loop of its own in a helper thread; the call still blocks.
+    with ThreadPoolExecutor(max_workers=1) as helper:
+        return helper.submit(batch).result()
+
+
+async def send_messages_async(
+    gateway, messages: Sequence[OutgoingSMS], *, concurrency: int, max_per_second: float | None
+) -> list[SendResult]:
+    if not messages:
+        return []
+    concurrency = max(1, min(concurrency, len(messages)))
+    timeout = aiohttp.ClientTimeout(
+        total=None,
+        sock_connect=settings.TWILIO_CONNECT_TIMEOUT,
+        sock_read=settings.TWILIO_READ_TIMEOUT,
+    )
+    connector = aiohttp.TCPConnector(limit=concurrency, limit_per_host=concurrency)
+    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
+        client = gateway.sdk_client(http_client=PooledAiohttpClient(session))
+        batch = _Batch(
+            messages_api=client.api.v2010.accounts(gateway.account_sid).messages,
+            limiter=AsyncRateLimiter(max_per_second),
+            concurrency=AdaptiveConcurrency(concurrency),
+        )
+        results: list[SendResult | None] = [None] * len(messages)
+        pending = iter(enumerate(messages))
+
+        async def worker():
+            # The workers share one iterator: each takes the next message when it is free.
+            for index, sms in pending:
+                results[index] = await batch.send(sms)
+
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return results
+
+
+class _Batch:
+    def __init__(self, *, messages_api, limiter, concurrency):
+        self.messages_api = messages_api
+        self.limiter = limiter
+        self.concurrency = concurrency
+        self.parameters = message_parameters
+        self.max_attempts = settings.TWILIO_MAX_ATTEMPTS
+        self.backoff_base = settings.TWILIO_BACKOFF_BASE
+        self.backoff_cap = settings.TWILIO_BACKOFF_CAP
+        self.throttle_level = 0  # grows while retryable failures keep coming, back to 0 on success
+        self.paused_until = 0.0
+
+    async def send(self, sms: OutgoingSMS) -> SendResult:
+        attempt = 1
+        while True:
+            started = await self.concurrency.acquire()
+            error = created = None
+            try:
+                await self.limiter.acquire()
+                created = await self.messages_api.create_async(**self.parameters(sms))
+            except (TwilioRestException, TwilioServiceException) as exc:
+                error = rest_error(exc, idempotent=False)
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                error = aiohttp_transport_error(exc)
+            finally:
+                pushed_back = error is not None and error.http_status == 429
+                await self.concurrency.release(started, pushed_back=pushed_back)
+            if error is None:
+                self.throttle_level = 0
+                return SendResult(
+                    key=sms.key,
+                    sid=created.sid,
+                    status=created.status,
+                    num_segments=int(created.num_segments or 0),
+                )
+            if isinstance(error, RetryableError) and attempt < self.max_attempts:
+                self._slow_down()
+                attempt += 1
+                continue
+            return SendResult(key=sms.key, sid=None, status=None, num_segments=0, error=error)
+
+    def _slow_down(self):
+        """Pause the whole batch. Failures that arrive during a pause belong to the same wave
+        (the requests were already in flight) and do not lengthen the next step."""
+        now = asyncio.get_running_loop().time()
+        if now >= self.paused_until:
+            self.throttle_level += 1
+        delay = backoff_delay(self.throttle_level, base=self.backoff_base, cap=self.backoff_cap)
+        self.paused_until = max(self.paused_until, now + delay)
+        self.limiter.pause(delay)
+
+
+def aiohttp_transport_error(exc: BaseException) -> ProviderError:
+    """No HTTP answer. Connecting failed: the request never left. Anything later (read timeout,
+    dropped connection): Twilio may have sent the message."""
+    never_sent = isinstance(exc, aiohttp.ClientConnectorError | aiohttp.ConnectionTimeoutError)
+    return twilio_transport_error(
+        f"{type(exc).__name__}: {exc}", request_sent=not never_sent, idempotent=False
+    )
+
+
+class PooledAiohttpClient(AsyncHttpClient):
+    """The SDK's async HTTP interface over a caller's aiohttp session. Unlike the SDK's own
+    AsyncTwilioHttpClient it keeps the session's connect/read timeouts (that one passes
+    ``timeout=None`` per request, which disables them) and encodes repeated form keys
+    (MediaUrl) the way Twilio expects."""
+
+    def __init__(self, session: aiohttp.ClientSession):
+        super().__init__(logging.getLogger("twilio.http_client"), True, None)
+        self.session = session
+
+    async def request(
+        self,
+        method,
+        uri,
+        params=None,
+        data=None,
+        headers=None,
+        auth=None,
+        timeout=None,
+        allow_redirects=False,
+    ) -> Response:
+        body = urlencode(data, doseq=True).encode() if data else None
+        headers = dict(headers or {})
+        if auth:
+            headers["Authorization"] = aiohttp.encode_basic_auth(*auth)
+        async with self.session.request(
+            method,
+            uri,
+            params=params or None,
+            data=body,
+            headers=headers,
+            allow_redirects=allow_redirects,
+        ) as response:
+            return Response(response.status, await response.text(), response.headers)
