@@ -10,22 +10,12 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from messaging import policy
 from messaging.models import Message
 
 
 class TransientSendFailure(Exception):
     """The provider did not take the message but may later: the task retries."""
-
-
-def status_callback_url() -> str:
-    from django.urls import reverse
-
-    path = reverse(
-        "twilio_status_callback",
-        urlconf=settings.PUBLIC_SCHEMA_URLCONF,
-        kwargs={"organization_id": connection.tenant.pk},
-    )
-    return settings.SITE_URL + path
 
 
 def deliver(message_id: int) -> Message | None:
@@ -50,7 +40,7 @@ def deliver(message_id: int) -> Message | None:
         to=message.to_phone,
         body=message.body,
         from_number=message.from_phone,
-        status_callback=status_callback_url(),
+        status_callback=policy.status_callback_url(),
     )
     # The platform's own number belongs to the main account; everything else to the
     # organization's (sub)account.

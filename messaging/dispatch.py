@@ -127,10 +127,27 @@ def _dispatch(run_id, lock_key, token, deadline) -> str:
             pause_run(run, block)
             return "paused"
         claimed = claim_batch(run, timezone.now())
-        if not claimed:
+        if claimed:
+            send_claimed(run, claimed, gateway)
+            continue
+        pause = _seconds_until_next_due(run)
+        if pause is None or pause > SHORT_WAIT_SECONDS or time.monotonic() + pause > deadline:
             return _finish_or_wait(run)
-        send_claimed(run, claimed, gateway)
+        time.sleep(max(pause, 0.05))  # a retry backoff of a few seconds: wait here, keep the lock
     return "continue"
+
+
+SHORT_WAIT_SECONDS = 5
+
+
+def _seconds_until_next_due(run: CampaignRun) -> float | None:
+    next_due = (
+        Message.objects.filter(run=run, status=Message.Status.PENDING, send_after__isnull=False)
+        .order_by("send_after")
+        .values_list("send_after", flat=True)
+        .first()
+    )
+    return None if next_due is None else (next_due - timezone.now()).total_seconds()
 
 
 def claim_batch(run: CampaignRun, now: dt.datetime, limit: int = BATCH_SIZE) -> list[Claimed]:
@@ -287,7 +304,7 @@ def record_outcomes(run, messages_by_id: dict, results) -> None:
             policy.record_usage(
                 connection.tenant, sum(m.segments or 1 for m in accepted), reference=f"run:{run.pk}"
             )
-            from messaging.status import apply_pending_status_events
+            from messaging.status_callbacks import apply_pending_status_events
 
             apply_pending_status_events([m.sid for m in accepted])
         for contact in Contact.objects.filter(id__in=opted_out):
@@ -393,9 +410,10 @@ CLOCK_SKEW = dt.timedelta(minutes=5)
 
 
 def _sent_copy(gateway, message: Message):
-    """The provider's message with this text to this number since the claim, if any."""
+    """The provider's message with this text to this number since the claim, if any. Not
+    filtered by Twilio's DateSent: a message still queued has none, and would look unsent."""
     since = message.claimed_at - CLOCK_SKEW
-    candidates = gateway.list_messages(to=message.to_phone, date_sent_after=since, limit=50)
+    candidates = gateway.list_messages(to=message.to_phone, limit=50)
     return next(
         (
             m

@@ -4,9 +4,7 @@ app that owns it (organizations, a2p, billing)."""
 
 from dataclasses import dataclass
 
-from django.conf import settings
 from django.db import connection
-from django.urls import reverse
 from django.utils import timezone
 
 from a2p import selectors as a2p_selectors
@@ -48,12 +46,9 @@ def sending_rate(organization) -> float:
 
 
 def status_callback_url() -> str:
-    path = reverse(
-        "twilio_status_callback",
-        urlconf=settings.PUBLIC_SCHEMA_URLCONF,
-        kwargs={"organization_id": connection.tenant.pk},
-    )
-    return settings.SITE_URL + path
+    from messaging.webhooks import status_callback_url as for_organization
+
+    return for_organization(connection.tenant)
 
 
 def compliance():

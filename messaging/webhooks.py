@@ -11,6 +11,8 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 from django_tenants.utils import tenant_context
 
+from a2p.selectors import number_owner
+from messaging.inbound import receive_inbound_text
 from messaging.status_callbacks import InvalidStatusCallback, record_status_callback
 from organizations.models import Organization
 from smsplatform.http import client_ip
@@ -52,3 +54,43 @@ def twilio_status_callback(request, organization_id: int):
     except InvalidStatusCallback as exc:
         return HttpResponseBadRequest(str(exc))
     return HttpResponse(status=204)
+
+
+EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
+
+
+@csrf_exempt
+@require_POST
+def twilio_inbound(request):
+    """A text to one of our numbers (the Messaging Service's InboundRequestUrl): routed to the
+    organization that owns the number, trusted only with that account's valid signature.
+    Compliance keywords are handled first (messaging.inbound); replies go out as their own
+    messages, so the answer to Twilio is empty TwiML."""
+    number = number_owner(request.POST.get("To", ""))
+    organization = number.organization if number is not None else None
+    auth_token = (
+        webhook_auth_token(organization, request.POST.get("AccountSid", ""))
+        if organization is not None
+        else None
+    )
+    if auth_token is None or not twilio_signature_is_valid(request, auth_token):
+        logger.warning("Refused an inbound text webhook from %s: bad signature", client_ip(request))
+        return HttpResponseForbidden("Invalid Twilio signature")
+    sid = request.POST.get("MessageSid") or request.POST.get("SmsSid") or ""
+    sender = request.POST.get("From", "")
+    if not sid or not sender:
+        return HttpResponseBadRequest("MessageSid and From are required")
+    media = [
+        request.POST[f"MediaUrl{i}"]
+        for i in range(int(request.POST.get("NumMedia") or 0))
+        if f"MediaUrl{i}" in request.POST
+    ]
+    with tenant_context(organization):
+        receive_inbound_text(
+            sid=sid,
+            from_phone=sender,
+            to_phone=number.phone_number,
+            body=request.POST.get("Body", ""),
+            media_urls=media,
+        )
+    return HttpResponse(EMPTY_TWIML, content_type="text/xml")

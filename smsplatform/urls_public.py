@@ -4,7 +4,7 @@ provider webhooks (which arrive with no tenant attached)."""
 from django.contrib import admin
 from django.urls import include, path
 
-from messaging.webhooks import twilio_status_callback
+from messaging.webhooks import twilio_inbound, twilio_status_callback
 from smsplatform.health import healthz
 
 urlpatterns = [
@@ -17,4 +17,5 @@ urlpatterns = [
         twilio_status_callback,
         name="twilio_status_callback",
     ),
+    path("webhooks/twilio/inbound/", twilio_inbound, name="twilio_inbound"),
 ]

@@ -156,7 +156,7 @@ def start_sandbox(address: SandboxAddress, *, name="twilio-sandbox", extra=()) -
             "--isv-profile-sid", address.isv_profile_sid,
             "--review-delay", str(REVIEW_DELAY),
             "--delivery-delay", str(DELIVERY_DELAY),
-            "--journal",
+            "--journal", "--no-default-opt-out",
             *extra,
         ],
         env,

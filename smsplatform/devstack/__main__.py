@@ -135,7 +135,7 @@ def twilio_sandbox_process(env: dict, port: int) -> dict[str, str]:
     command = (
         f"{PYTHON} manage.py twilio_sandbox --port {port} --state-dir {DATA / 'twilio-sandbox'} "
         f"--account-sid {account_sid} --auth-token {auth_token} "
-        f"--isv-profile-sid {isv_profile_sid}"
+        f"--isv-profile-sid {isv_profile_sid} --no-default-opt-out"
     )
     return {"twilio": command}
 

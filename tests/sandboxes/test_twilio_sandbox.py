@@ -198,14 +198,26 @@ def test_a_service_without_number_webhooks_receives_its_numbers_texts(
 
 
 def test_stop_blocks_further_texts_until_start(subaccount, receiver, twilio_sandbox):
+    # Twilio's default opt-out handling (the platform's own accounts run with it disabled).
+    with twilio_sandbox.knobs_set(default_opt_out=1):
+        number = subaccount.buy_phone_number(area_code="702", sms_url=receiver.url + "/inbound")
+        fan = "+17025550142"
+        twilio_sandbox.inbound(From=fan, To=number.phone_number, Body=" stop ")
+        assert receiver.wait_for(1)[0]["params"]["OptOutType"] == "STOP"
+        with pytest.raises(PermanentRecipientError) as caught:
+            send(subaccount, fan, None, from_number=number.phone_number)
+        assert caught.value.code == 21610
+        twilio_sandbox.inbound(From=fan, To=number.phone_number, Body="START")
+        assert send(subaccount, fan, None, from_number=number.phone_number).status == "queued"
+
+
+def test_with_default_opt_out_disabled_stop_reaches_the_app_and_blocks_nothing(
+    subaccount, receiver, twilio_sandbox
+):
     number = subaccount.buy_phone_number(area_code="702", sms_url=receiver.url + "/inbound")
-    fan = "+17025550142"
-    twilio_sandbox.inbound(From=fan, To=number.phone_number, Body=" stop ")
-    assert receiver.wait_for(1)[0]["params"]["OptOutType"] == "STOP"
-    with pytest.raises(PermanentRecipientError) as caught:
-        send(subaccount, fan, None, from_number=number.phone_number)
-    assert caught.value.code == 21610
-    twilio_sandbox.inbound(From=fan, To=number.phone_number, Body="START")
+    fan = "+17025550143"
+    twilio_sandbox.inbound(From=fan, To=number.phone_number, Body="STOP")
+    assert "OptOutType" not in receiver.wait_for(1)[0]["params"]
     assert send(subaccount, fan, None, from_number=number.phone_number).status == "queued"
 
 

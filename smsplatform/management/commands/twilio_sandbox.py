@@ -62,6 +62,11 @@ class Command(BaseCommand):
             help="Keep the last N API requests for /sandbox/journal (contract tests)",
         )
         parser.add_argument("--seed", type=int, default=None, help="Seed of the error rates")
+        parser.add_argument(
+            "--no-default-opt-out",
+            action="store_true",
+            help="Twilio's default STOP handling disabled (the platform handles keywords)",
+        )
 
     def handle(self, *args, **options):
         logging.basicConfig(level=logging.INFO, format="%(asctime)s twilio-sandbox %(message)s")
@@ -72,6 +77,7 @@ class Command(BaseCommand):
             ambiguous_error_rate=options["ambiguous_error_rate"],
             review_delay=options["review_delay"],
             delivery_delay=options["delivery_delay"],
+            default_opt_out=0 if options["no_default_opt_out"] else 1,
         )
         sandbox = Sandbox(
             knobs=knobs,

@@ -135,6 +135,8 @@ class Deliveries:
     def _opt_out(self, message: dict, *, scope: str) -> str | None:
         keyword = message["body"].strip().upper()
         key = f"{scope}|{message['from']}"
+        if not self.sandbox.knobs.default_opt_out:
+            return None  # the account's app handles keywords; Twilio blocks nobody
         if keyword in magic.OPT_OUT_KEYWORDS:
             self.store.put("opt_out", {"sid": key, "date_created": now()})
             return "STOP"

@@ -48,6 +48,10 @@ class Knobs:
     ambiguous_error_rate: float = 0.0  # share of POSTs carried out, then answered 500 anyway
     review_delay: float = 10.0  # seconds a TrustHub, brand or campaign review takes
     delivery_delay: float = 0.5  # seconds between a message's status changes
+    # Twilio's default opt-out handling: after STOP, sends to that person answer 21610 until
+    # START. An account may have it disabled when its app handles the keywords itself, as
+    # Textwise does (twilio-a2p.md §5, error 23004): then 0.
+    default_opt_out: int = 1
 
     def update(self, changes: dict) -> None:
         known = {item.name: item.type for item in fields(self)}

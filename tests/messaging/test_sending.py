@@ -1,0 +1,196 @@
+"""The dispatcher against the Twilio sandbox, in this process: every recipient texted exactly
+once whatever the provider does, outcomes recorded in plain words. (The real worker, callbacks
+and crashes are in test_pipeline_live.py.)"""
+
+import itertools
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+
+from a2p.models import PhoneNumber
+from billing.models import UsageRecord
+from messaging import dispatch, services
+from messaging.models import Campaign, CampaignRun, ConsentEvent, Contact, Message
+from organizations.models import Organization
+from smsplatform.providers.twilio import twilio_for
+
+_numbers = itertools.count(2000)
+
+
+@pytest.fixture
+def sending(in_acme, twilio_sandbox, settings):
+    """acme with a number bought from Twilio (the sandbox), sending fast."""
+    settings.DEFAULT_MESSAGES_PER_SECOND = 1000
+    bought = twilio_for(in_acme).buy_phone_number(area_code="305")
+    PhoneNumber.objects.create(
+        organization=in_acme, phone_number=bought.phone_number, twilio_sid=bought.sid
+    )
+    twilio_sandbox.from_number = bought.phone_number
+    return twilio_sandbox
+
+
+@pytest.fixture(autouse=True)
+def _daytime(monkeypatch):
+    """Quiet hours are decided at the moment of sending: run these tests' clock from noon in
+    New York (it keeps moving, so retry backoffs elapse as they would)."""
+    import datetime as dt
+
+    real_now = timezone.now
+    offset = dt.datetime(2026, 6, 15, 16, 0, tzinfo=dt.UTC) - real_now()
+    monkeypatch.setattr(dispatch.timezone, "now", lambda: real_now() + offset)
+
+
+def contacts(*phones, tag):
+    consent = services.Consent(method=ConsentEvent.Method.MANUAL, source="test")
+    return [
+        services.create_contact(phone=p, first_name=f"P{i}", tags=[tag], consent=consent)
+        for i, p in enumerate(phones)
+    ]
+
+
+def fresh(n):
+    return [f"+1305555{next(_numbers):04d}" for _ in range(n)]
+
+
+def run_for(tag, body="Hi {first_name}, sale today!"):
+    campaign = Campaign.objects.create(name=tag, body=body, tags=[tag], status="sending")
+    run = CampaignRun.objects.create(campaign=campaign, occurrence=timezone.now(), body=body)
+    dispatch.materialize_run(run)
+    return run
+
+
+def at_sandbox(sandbox, phone):
+    return sandbox.messages(to=phone)
+
+
+def test_each_recipient_gets_one_rendered_text_and_the_run_completes(sending):
+    people = contacts(*fresh(5), tag="once")
+    run = run_for("once")
+
+    outcome = dispatch.dispatch_run(run.pk)
+    run.refresh_from_db()
+    assert outcome == "done", run.paused_reason
+
+    for person in people:
+        (sent,) = at_sandbox(sending, person.phone)
+        assert (
+            sent["body"]
+            == f"Acme Boutique: Hi {person.first_name}, sale today!\nReply STOP to opt out."
+        )
+        assert sent["from"] == sending.from_number
+    messages = Message.objects.filter(run=run)
+    assert {m.status for m in messages} == {Message.Status.QUEUED}
+    assert all(m.sid and m.sid.startswith("SM") for m in messages)
+    run.refresh_from_db()
+    assert run.status == CampaignRun.Status.COMPLETED
+    organization = connection.tenant
+    assert (
+        UsageRecord.objects.get(organization=organization, reference=f"run:{run.pk}").messages == 5
+    )
+    assert all(
+        c.first_messaged_at and c.last_campaign_at
+        for c in Contact.objects.filter(tags__contains=["once"])
+    )
+
+
+def test_recipient_errors_are_recorded_in_plain_words_and_never_retried(sending):
+    invalid, opted_out, landline = "+15005550001", "+15005550004", "+15005550009"
+    fine = fresh(1)[0]
+    contacts(invalid, opted_out, landline, fine, tag="errs")
+    run = run_for("errs")
+
+    dispatch.dispatch_run(run.pk)
+
+    outcome = {m.to_phone: m for m in Message.objects.filter(run=run)}
+    assert outcome[fine].status == Message.Status.QUEUED
+    for phone, code in [(invalid, 21211), (opted_out, 21610), (landline, 21614)]:
+        assert (outcome[phone].status, outcome[phone].error_code) == (Message.Status.FAILED, code)
+        assert outcome[phone].error_reason and "Twilio" not in outcome[phone].error_reason[:6]
+    gone = Contact.objects.get(phone=opted_out)
+    assert gone.status == Contact.Status.UNSUBSCRIBED
+    assert gone.consent_events.first().method == ConsentEvent.Method.CARRIER
+    assert len(at_sandbox(sending, fine)) == 1
+
+
+def test_a_storm_of_429s_never_sends_anyone_twice(sending, settings):
+    settings.TWILIO_SEND_CONCURRENCY = 20
+    people = contacts(*fresh(40), tag="storm")
+    run = run_for("storm")
+
+    with sending.knobs_set(max_concurrency=2, latency=0.05):
+        outcome = dispatch.dispatch_run(run.pk)
+
+    assert outcome == "done"
+    for person in people:
+        assert len(at_sandbox(sending, person.phone)) == 1
+    assert Message.objects.filter(run=run, status=Message.Status.QUEUED).count() == 40
+
+
+def test_ambiguous_answers_are_reconciled_with_twilio_not_resent(sending):
+    people = contacts(*fresh(20), tag="ambiguous")
+    run = run_for("ambiguous")
+
+    # Half the sends are carried out by Twilio and then answered with a 500 anyway.
+    with sending.knobs_set(ambiguous_error_rate=0.5):
+        dispatch.dispatch_run(run.pk)
+    unknown = Message.objects.filter(run=run, status=Message.Status.SENDING).count()
+    assert unknown > 0  # left for reconciliation, not retried blindly
+
+    reconciled = dispatch.reconcile_stale_claims(
+        run.pk, twilio_for(connection.tenant), older_than_seconds=-1
+    )
+    dispatch.dispatch_run(run.pk)
+
+    assert reconciled == unknown
+    for person in people:
+        assert len(at_sandbox(sending, person.phone)) == 1
+    messages = Message.objects.filter(run=run)
+    assert {m.status for m in messages} == {Message.Status.QUEUED}
+    assert len({m.sid for m in messages}) == 20
+
+
+def test_refused_requests_are_sent_again_exactly_once(sending):
+    people = contacts(*fresh(20), tag="refused")
+    run = run_for("refused")
+
+    # Half the sends are refused with a 500 before Twilio does anything.
+    with sending.knobs_set(error_rate=0.5):
+        dispatch.dispatch_run(run.pk)
+    dispatch.reconcile_stale_claims(run.pk, twilio_for(connection.tenant), older_than_seconds=-1)
+    outcome = dispatch.dispatch_run(run.pk)
+    run.refresh_from_db()
+    assert outcome == "done", run.paused_reason
+
+    for person in people:
+        assert len(at_sandbox(sending, person.phone)) == 1
+
+
+def test_an_account_level_error_pauses_the_organizations_sending(sending):
+    PhoneNumber.objects.filter(phone_number=sending.from_number).update(
+        phone_number="+15005550007"  # Twilio's magic "not your number": 21606
+    )
+    contacts(*fresh(3), tag="blocked")
+    run = run_for("blocked")
+
+    dispatch.dispatch_run(run.pk)
+
+    organization = Organization.objects.get(pk=connection.tenant.pk)
+    assert organization.sending_paused_at is not None
+    assert "does not belong" in organization.sending_paused_reason
+    run.refresh_from_db()
+    assert run.status == CampaignRun.Status.PAUSED
+    assert run.paused_reason == organization.sending_paused_reason
+    assert Message.objects.filter(run=run, status=Message.Status.PENDING).count() == 3
+
+
+def test_without_a_registered_number_a_run_pauses_with_the_reason(in_acme, twilio_sandbox):
+    contacts(*fresh(2), tag="unregistered")
+    run = run_for("unregistered")
+
+    assert dispatch.dispatch_run(run.pk) == "paused"
+
+    run.refresh_from_db()
+    assert "Register your business" in run.paused_reason
+    assert Message.objects.filter(run=run, status=Message.Status.PENDING).count() == 2
+    assert not Message.objects.filter(run=run).exclude(status=Message.Status.PENDING).exists()
