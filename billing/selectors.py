@@ -1,0 +1,218 @@
+"""Reads of billing state, each scoped to one organization: may it send, what the billing page
+and the in-app banner show."""
+
+import datetime as dt
+import zoneinfo
+from dataclasses import dataclass
+
+from django.db.models import F, OuterRef, Subquery, Sum
+from django.db.models.functions import TruncDate
+from django.utils import timezone
+from django.utils.formats import date_format
+
+from billing.allowance import entitled, period_row
+from billing.models import AllowancePeriod, BillingAccount, InvoiceRecord, Plan, UsageRecord
+from billing.usage import messages_used
+
+LIVE_STATUSES = ("active", "trialing", "past_due", "unpaid", "incomplete")
+
+
+def account_for(organization) -> BillingAccount | None:
+    return BillingAccount.objects.select_related("plan").filter(organization=organization).first()
+
+
+def _day(moment) -> str:
+    return date_format(timezone.localtime(moment), "F j, Y")
+
+
+def sending_block(organization, *, account: BillingAccount | None = None) -> str | None:
+    """A plain-English reason why the organization may not send right now, or None.
+
+    Asked by the sending pipeline before each batch; two small indexed reads."""
+    account = account or account_for(organization)
+    if account is None or account.plan_id is None:
+        return "Choose a plan on the Billing page to start sending messages."
+    if account.is_comped:
+        return _allowance_block(organization, account)
+    status = account.subscription_status
+    if status == "canceled":
+        ended = f" on {_day(account.ended_at)}" if account.ended_at else ""
+        return (
+            f"Your subscription ended{ended}. Choose a plan on the Billing page to send again; "
+            "your contacts and campaigns are kept."
+        )
+    if status in ("incomplete", "incomplete_expired"):
+        return "Your first payment has not gone through yet. Sending starts once it has."
+    if status in ("past_due", "unpaid") or account.payment_failed_at:
+        grace_until = account.grace_until
+        if grace_until is None or timezone.now() >= grace_until:
+            failed = account.payment_failed_at or grace_until
+            when = f" on {_day(failed)}" if failed else ""
+            return (
+                f"Your last payment failed{when} and the grace period is over, so sending is "
+                "paused. Update your payment method on the Billing page; sending resumes as "
+                "soon as the payment goes through."
+            )
+    elif status not in LIVE_STATUSES:
+        return "Choose a plan on the Billing page to start sending messages."
+    return _allowance_block(organization, account)
+
+
+def _allowance_block(organization, account: BillingAccount) -> str | None:
+    if account.overage_billed:
+        return None
+    period = period_row(organization, account)
+    if period is None or period.remaining > 0:
+        return None
+    return (
+        f"You have used all {period.limit:,} messages of your plan this period. Sending "
+        f"resumes on {_day(period.ends_at)}, or turn on billing per message on the Billing page."
+    )
+
+
+@dataclass(frozen=True)
+class Banner:
+    level: str  # "warn" or "bad"
+    text: str
+
+
+def banner_for(organization) -> Banner | None:
+    """The in-app banner on every workspace page: the allowance at 80% / 100%, a failed
+    payment, or sending stopped by billing. One query: the account, with the numbers of its
+    latest allowance period as subqueries."""
+    now = timezone.now()
+    latest_period = AllowancePeriod.objects.filter(
+        organization=OuterRef("organization"), ends_at__gt=now
+    ).order_by("-starts_at")[:1]
+    account = (
+        BillingAccount.objects.filter(organization=organization)
+        .select_related("plan")
+        .annotate(
+            period_limit=Subquery(
+                latest_period.annotate(limit=F("allowance") + F("extra_messages")).values("limit")
+            ),
+            period_reserved=Subquery(latest_period.values("reserved")),
+            period_ends_at=Subquery(latest_period.values("ends_at")),
+        )
+        .first()
+    )
+    if account is None or account.plan_id is None:
+        return Banner("warn", "Choose a plan on the Billing page to start sending messages.")
+    if not account.is_comped:
+        in_grace = account.grace_until is not None and now < account.grace_until
+        if account.payment_failed_at and in_grace:
+            return Banner(
+                "bad",
+                "Your last payment failed. Update your payment method on the Billing page by "
+                f"{_day(account.grace_until)} to keep sending.",
+            )
+        if not entitled(account) or account.payment_failed_at:
+            reason = sending_block(organization, account=account)
+            return Banner("bad", reason) if reason else None
+    limit, used = account.period_limit, account.period_reserved
+    if not limit:
+        return None
+    if used >= limit:
+        if account.overage_billed:
+            return Banner(
+                "warn",
+                f"You have used your {limit:,} messages this period; further messages are "
+                f"billed at {account.plan.overage_cents_per_message}¢ each.",
+            )
+        return Banner(
+            "bad",
+            f"You have used all {limit:,} messages this period. Sending resumes on "
+            f"{_day(account.period_ends_at)}.",
+        )
+    if used * 100 >= limit * 80:
+        return Banner("warn", f"You have used {used * 100 // limit}% of this period's messages.")
+    return None
+
+
+@dataclass(frozen=True)
+class UsageDay:
+    day: dt.date
+    messages: int
+    height_percent: int  # of the busiest day, for the chart
+
+    @property
+    def bar_top(self) -> int:
+        return 100 - self.height_percent
+
+
+@dataclass(frozen=True)
+class BillingOverview:
+    account: BillingAccount | None
+    plan: Plan | None
+    period_start: dt.datetime | None
+    period_end: dt.datetime | None
+    allowance: int
+    extra_messages: int
+    used: int
+    days: list[UsageDay]
+    invoices: list[InvoiceRecord]
+    sending_block: str | None
+
+    @property
+    def limit(self) -> int:
+        return self.allowance + self.extra_messages
+
+    @property
+    def used_percent(self) -> int:
+        if not self.limit:
+            return 0
+        return min(100, self.used * 100 // self.limit)
+
+    @property
+    def over_allowance(self) -> int:
+        return max(self.used - self.limit, 0)
+
+    @property
+    def peak_day(self) -> int:
+        return max((day.messages for day in self.days), default=0)
+
+
+def billing_overview(organization) -> BillingOverview:
+    """Everything the billing page shows; a fixed handful of queries whatever the usage."""
+    account = account_for(organization)
+    invoices = list(InvoiceRecord.objects.filter(organization=organization)[:24])
+    if not entitled(account):
+        return BillingOverview(
+            account, account.plan if account else None, None, None, 0, 0, 0, [], invoices,
+            sending_block(organization, account=account),
+        )  # fmt: skip
+    period = period_row(organization, account)
+    used = messages_used(organization, period.starts_at, period.ends_at)
+    return BillingOverview(
+        account=account,
+        plan=account.plan,
+        period_start=period.starts_at,
+        period_end=period.ends_at,
+        allowance=period.allowance,
+        extra_messages=period.extra_messages,
+        used=used,
+        days=usage_by_day(organization, period.starts_at, min(period.ends_at, timezone.now())),
+        invoices=invoices,
+        sending_block=sending_block(organization, account=account),
+    )
+
+
+def usage_by_day(organization, start, end) -> list[UsageDay]:
+    """Messages per day in the organization's time zone, every day of [start, end] included."""
+    zone = zoneinfo.ZoneInfo(organization.timezone)
+    totals = dict(
+        UsageRecord.objects.filter(
+            organization=organization, recorded_at__gte=start, recorded_at__lt=end
+        )
+        .annotate(day=TruncDate("recorded_at", tzinfo=zone))
+        .values("day")
+        .annotate(total=Sum("messages"))
+        .values_list("day", "total")
+    )
+    first, last = start.astimezone(zone).date(), max(start, end).astimezone(zone).date()
+    days = [first + dt.timedelta(days=offset) for offset in range((last - first).days + 1)]
+    peak = max(totals.values(), default=0)
+    return [
+        UsageDay(day, totals.get(day, 0), (totals.get(day, 0) * 100 // peak) if peak else 0)
+        for day in days
+    ]
