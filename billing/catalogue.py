@@ -127,7 +127,8 @@ def _price(
         transfer_lookup_key=existing is not None,
         nickname=nickname,
         metadata=metadata,
-        idempotency_key=f"catalogue:price:{lookup_key}:{amount}",
+        # Names what it replaces too: returning to an earlier amount is a new request.
+        idempotency_key=f"catalogue:price:{lookup_key}:{amount}:{existing.id if existing else ''}",
     )
     report.created.append(f"price {lookup_key}")
     return price

@@ -56,9 +56,8 @@ def _record_new_overage(account, period: AllowancePeriod, through) -> OverageRep
     )
     if overage <= reported:
         return None
-    identifier = (
-        f"overage:{organization.pk}:{period.starts_at:%Y%m%d%H%M%S}:{window_end:%Y%m%d%H%M}"
-    )
+    # Deterministic for (organization, period, hour): every retry sends the same identifier.
+    identifier = f"overage:{organization.pk}:{period.pk}:{window_end:%Y%m%d%H%M}"
     try:
         with transaction.atomic():
             return OverageReport.objects.create(
@@ -83,6 +82,7 @@ def send_pending_reports() -> int:
             continue
         # Stamped inside the period the usage belongs to, so it lands on that invoice.
         timestamp = max(report.through - dt.timedelta(seconds=1), report.period_starts_at)
+        timestamp = min(timestamp, timezone.now())
         gateway().create_meter_event(
             event_name=settings.BILLING_METER_EVENT_NAME,
             stripe_customer_id=account.stripe_customer_id,

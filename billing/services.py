@@ -38,7 +38,7 @@ def account_for_update(organization) -> BillingAccount:
     """The organization's billing account, created if needed, locked for this transaction."""
     BillingAccount.objects.get_or_create(organization=organization)
     return (
-        BillingAccount.objects.select_for_update()
+        BillingAccount.objects.select_for_update(of=("self",))
         .select_related("plan")
         .get(organization=organization)
     )

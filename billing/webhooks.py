@@ -8,6 +8,7 @@ the gateway and applies what Stripe says *now*. Handling the same event twice, o
 event after a newer one, therefore ends in the same state.
 """
 
+import json
 import logging
 
 from django.db import IntegrityError, transaction
@@ -45,7 +46,7 @@ def receive(payload: bytes, signature: str | None) -> StripeEvent | None:
                 type=event.type,
                 object_id=str(event.object.get("id", ""))[:100],
                 created=event.created,
-                payload=event.payload,
+                payload=json.loads(payload),  # as sent (the SDK's dict has Decimals)
             )
     except IntegrityError:
         return None  # delivered before
