@@ -4,7 +4,8 @@ where a plan has one, a metered overage price per overage rate, and the "Message
 Idempotent: every object is found first (product by its chosen id, meter by event name, prices
 by lookup key with the amount checked), and created only when missing, under a deterministic
 idempotency key. A changed amount gets a new price that takes over the lookup key (Stripe
-prices are immutable); subscriptions on the old price keep it until they change plan.
+prices are immutable) and the old one is archived: no longer offered, while subscriptions on it
+keep it until they change plan.
 """
 
 from dataclasses import dataclass, field
@@ -131,6 +132,8 @@ def _price(
         idempotency_key=f"catalogue:price:{lookup_key}:{amount}:{existing.id if existing else ''}",
     )
     report.created.append(f"price {lookup_key}")
+    if existing is not None:
+        stripe.archive_price(existing.id)
     return price
 
 
