@@ -106,6 +106,18 @@ class CompForm(forms.Form):
     reason = forms.CharField(max_length=200)
 
 
+def _account_field(attribute: str, description: str):
+    """A column showing one attribute of the organization's billing account (if it has one)."""
+
+    @admin.display(description=description)
+    def show(self, obj):
+        account = getattr(obj, "billing_account", None)
+        value = getattr(account, attribute, None)
+        return value() if callable(value) else value
+
+    return show
+
+
 @admin.register(BillingOrganization)
 class BillingOrganizationAdmin(admin.ModelAdmin):
     list_display = [
@@ -194,30 +206,11 @@ class BillingOrganizationAdmin(admin.ModelAdmin):
     def usage_this_period(self, obj):
         return obj.usage
 
-    @admin.display(description="Stripe customer")
-    def stripe_customer(self, obj):
-        account = self._account(obj)
-        return account.stripe_customer_id if account else ""
-
-    @admin.display(description="Stripe subscription")
-    def stripe_subscription(self, obj):
-        account = self._account(obj)
-        return account.stripe_subscription_id if account else ""
-
-    @admin.display(description="Past the allowance")
-    def overage(self, obj):
-        account = self._account(obj)
-        return account.get_overage_display() if account else "—"
-
-    @admin.display(description="Period ends")
-    def renewal(self, obj):
-        account = self._account(obj)
-        return account.current_period_end if account else None
-
-    @admin.display(description="Grace until")
-    def grace(self, obj):
-        account = self._account(obj)
-        return account.grace_until if account else None
+    stripe_customer = _account_field("stripe_customer_id", "Stripe customer")
+    stripe_subscription = _account_field("stripe_subscription_id", "Stripe subscription")
+    overage = _account_field("get_overage_display", "Past the allowance")
+    renewal = _account_field("current_period_end", "Period ends")
+    grace = _account_field("grace_until", "Grace until")
 
     @admin.display(description="Comped")
     def comp(self, obj):

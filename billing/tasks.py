@@ -15,6 +15,8 @@ from billing.models import StripeEvent
 from smsplatform.providers.errors import AmbiguousOutcome, RetryableError
 
 logger = logging.getLogger(__name__)
+# After this many failed attempts an event waits for a person (its error is in the admin).
+MAX_EVENT_ATTEMPTS = 20
 
 
 @contextmanager
@@ -44,7 +46,9 @@ def process_pending_stripe_events() -> int:
     """Re-enqueue events whose handling failed or whose task was lost (e.g. Stripe was
     unreachable longer than the task's retries)."""
     cutoff = timezone.now() - dt.timedelta(minutes=5)
-    pending = StripeEvent.objects.filter(processed_at=None, received_at__lt=cutoff)
+    pending = StripeEvent.objects.filter(
+        processed_at=None, received_at__lt=cutoff, attempts__lt=MAX_EVENT_ATTEMPTS
+    )
     ids = list(pending.values_list("pk", flat=True)[:500])
     for event_pk in ids:
         process_stripe_event.delay(event_pk)

@@ -179,3 +179,30 @@ def test_a_failed_payment_keeps_sending_through_the_grace_period_then_blocks_unt
     assert (account.subscription_status, account.payment_failed_at) == ("active", None)
     assert selectors.sending_block(acme) is None
     assert len(mail.outbox) == 1  # one email for the episode
+
+
+def test_the_owner_switches_plan_cancels_and_keeps_it_from_the_billing_page(
+    acme, acme_client, paid_checkout, stripe_gateway, stripe_webhooks, deliver
+):
+    deliver(stripe_webhooks.received)
+
+    page = acme_client.post("/billing/plan/", {"plan": "standard"}, follow=True).content.decode()
+    assert "You are now on Standard." in page
+    account = BillingAccount.objects.get(organization=acme)
+    assert account.plan.code == "standard"
+    assert stripe_gateway.retrieve_subscription(
+        account.stripe_subscription_id
+    ).plan_item.price.id == (account.plan.stripe_price_id)
+
+    page = acme_client.post("/billing/cancel/", follow=True).content.decode()
+    assert "Your plan ends on" in page
+    assert selectors.sending_block(acme) is None  # paid until the end of the period
+    page = acme_client.post("/billing/resume/", follow=True).content.decode()
+    assert "Renews on" in page
+    actions = list(
+        AuditLog.objects.filter(organization=acme, action__startswith="billing.")
+        .order_by("id")
+        .values_list("action", flat=True)
+    )
+    for action in ("billing.plan_changed", "billing.cancel_requested", "billing.cancel_withdrawn"):
+        assert action in actions
