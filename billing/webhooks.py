@@ -34,11 +34,11 @@ HANDLED_TYPES = frozenset(
 
 
 def receive(payload: bytes, signature: str | None) -> StripeEvent | None:
-    """Verify and store a webhook; returns the new event, or None for a repeat or an event
-    type we do not handle. Raises InvalidWebhookError (nothing stored) when forged."""
+    """Verify and store a webhook once; returns the new event, or None for a repeat. Events of
+    the types we act on are handled by a task after commit; the others are kept for the log.
+    Raises InvalidWebhookError (nothing stored) when forged, tampered or stale."""
     event = gateway().verify_webhook(payload, signature)
-    if event.type not in HANDLED_TYPES:
-        return None
+    handled = event.type in HANDLED_TYPES
     try:
         with transaction.atomic():
             stored = StripeEvent.objects.create(
@@ -47,13 +47,23 @@ def receive(payload: bytes, signature: str | None) -> StripeEvent | None:
                 object_id=str(event.object.get("id", ""))[:100],
                 created=event.created,
                 payload=json.loads(payload),  # as sent (the SDK's dict has Decimals)
+                organization=None if handled else _organization(customer_id=_customer(event)),
+                processed_at=None if handled else timezone.now(),
             )
     except IntegrityError:
         return None  # delivered before
-    from billing.tasks import process_stripe_event
+    if handled:
+        from billing.tasks import process_stripe_event
 
-    transaction.on_commit(lambda: process_stripe_event.delay(stored.pk))
+        transaction.on_commit(lambda: process_stripe_event.delay(stored.pk))
     return stored
+
+
+def _customer(event) -> str | None:
+    customer = event.object.get("customer")
+    if event.object.get("object") == "customer":
+        customer = event.object.get("id")
+    return customer if isinstance(customer, str) else None
 
 
 def process(event_pk: int) -> bool:
