@@ -30,6 +30,7 @@ from django.db.models import F, Q
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
+from billing.entitlement import has_plan, plan_block
 from billing.models import AllowancePeriod, BillingAccount
 from billing.usage import messages_used
 
@@ -66,13 +67,6 @@ def current_period(account: BillingAccount | None, now=None) -> tuple[dt.datetim
     return start, end
 
 
-def entitled(account: BillingAccount | None) -> bool:
-    """Whether the account has a plan to send under at all (ignoring dunning)."""
-    if account is None or account.plan_id is None:
-        return False
-    return account.is_comped or account.subscription_status not in ("", "canceled")
-
-
 def period_row(organization, account: BillingAccount | None = None, now=None):
     """The organization's AllowancePeriod for the current period, created on first use with
     the plan's allowance; None when it has no plan."""
@@ -80,7 +74,7 @@ def period_row(organization, account: BillingAccount | None = None, now=None):
         account = (
             BillingAccount.objects.select_related("plan").filter(organization=organization).first()
         )
-    if not entitled(account):
+    if not has_plan(account):
         return None
     start, end = current_period(account, now)
     row = AllowancePeriod.objects.filter(organization=organization, starts_at=start).first()
@@ -105,9 +99,9 @@ def reserve(organization, messages: int) -> int:
         return 0
     account = BillingAccount.objects.select_related("plan").filter(organization=organization)
     account = account.first()
-    period = period_row(organization, account)
-    if period is None:
+    if plan_block(account) is not None:  # the pipeline asks sending_block first; be sure
         return 0
+    period = period_row(organization, account)
     now = timezone.now()
     with transaction.atomic():
         row = (

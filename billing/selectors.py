@@ -8,20 +8,14 @@ from dataclasses import dataclass
 from django.db.models import F, OuterRef, Subquery, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
-from django.utils.formats import date_format
 
-from billing.allowance import entitled, period_row
+from billing.allowance import period_row
+from billing.entitlement import CHOOSE_A_PLAN, day, has_plan, plan_block
 from billing.models import AllowancePeriod, BillingAccount, InvoiceRecord, Plan, UsageRecord
-
-LIVE_STATUSES = ("active", "trialing", "past_due", "unpaid", "incomplete")
 
 
 def account_for(organization) -> BillingAccount | None:
     return BillingAccount.objects.select_related("plan").filter(organization=organization).first()
-
-
-def _day(moment) -> str:
-    return date_format(timezone.localtime(moment), "F j, Y")
 
 
 def sending_block(organization, *, account=None, period=None) -> str | None:
@@ -30,32 +24,7 @@ def sending_block(organization, *, account=None, period=None) -> str | None:
     Asked by the sending pipeline before each batch; two small indexed reads (fewer when the
     caller already has the account or the period row)."""
     account = account or account_for(organization)
-    if account is None or account.plan_id is None:
-        return "Choose a plan on the Billing page to start sending messages."
-    if account.is_comped:
-        return _allowance_block(organization, account, period)
-    status = account.subscription_status
-    if status == "canceled":
-        ended = f" on {_day(account.ended_at)}" if account.ended_at else ""
-        return (
-            f"Your subscription ended{ended}. Choose a plan on the Billing page to send again; "
-            "your contacts and campaigns are kept."
-        )
-    if status in ("incomplete", "incomplete_expired"):
-        return "Your first payment has not gone through yet. Sending starts once it has."
-    if status in ("past_due", "unpaid") or account.payment_failed_at:
-        grace_until = account.grace_until
-        if grace_until is None or timezone.now() >= grace_until:
-            failed = account.payment_failed_at or grace_until
-            when = f" on {_day(failed)}" if failed else ""
-            return (
-                f"Your last payment failed{when} and the grace period is over, so sending is "
-                "paused. Update your payment method on the Billing page; sending resumes as "
-                "soon as the payment goes through."
-            )
-    elif status not in LIVE_STATUSES:
-        return "Choose a plan on the Billing page to start sending messages."
-    return _allowance_block(organization, account, period)
+    return plan_block(account) or _allowance_block(organization, account, period)
 
 
 def _allowance_block(organization, account: BillingAccount, period) -> str | None:
@@ -66,7 +35,7 @@ def _allowance_block(organization, account: BillingAccount, period) -> str | Non
         return None
     return (
         f"You have used all {period.limit:,} messages of your plan this period. Sending "
-        f"resumes on {_day(period.ends_at)}, or turn on billing per message on the Billing page."
+        f"resumes on {day(period.ends_at)}, or turn on billing per message on the Billing page."
     )
 
 
@@ -97,18 +66,16 @@ def banner_for(organization) -> Banner | None:
         .first()
     )
     if account is None or account.plan_id is None:
-        return Banner("warn", "Choose a plan on the Billing page to start sending messages.")
-    if not account.is_comped:
-        in_grace = account.grace_until is not None and now < account.grace_until
-        if account.payment_failed_at and in_grace:
-            return Banner(
-                "bad",
-                "Your last payment failed. Update your payment method on the Billing page by "
-                f"{_day(account.grace_until)} to keep sending.",
-            )
-        if not entitled(account) or account.payment_failed_at:
-            reason = sending_block(organization, account=account)
-            return Banner("bad", reason) if reason else None
+        return Banner("warn", CHOOSE_A_PLAN)
+    reason = plan_block(account, now)
+    if reason:
+        return Banner("bad", reason)
+    if account.payment_failed_at and not account.is_comped:  # still in the grace period
+        return Banner(
+            "bad",
+            "Your last payment failed. Update your payment method on the Billing page by "
+            f"{day(account.grace_until)} to keep sending.",
+        )
     limit, used = account.period_limit, account.period_reserved
     if not limit:
         return None
@@ -122,7 +89,7 @@ def banner_for(organization) -> Banner | None:
         return Banner(
             "bad",
             f"You have used all {limit:,} messages this period. Sending resumes on "
-            f"{_day(account.period_ends_at)}.",
+            f"{day(account.period_ends_at)}.",
         )
     if used * 100 >= limit * 80:
         return Banner("warn", f"You have used {used * 100 // limit}% of this period's messages.")
@@ -168,7 +135,7 @@ class BillingOverview:
         return max(self.used - self.limit, 0)
 
     @property
-    def peak_day(self) -> int:
+    def peakday(self) -> int:
         return max((day.messages for day in self.days), default=0)
 
 
@@ -176,13 +143,13 @@ def billing_overview(organization) -> BillingOverview:
     """Everything the billing page shows; a fixed handful of queries whatever the usage."""
     account = account_for(organization)
     invoices = list(InvoiceRecord.objects.filter(organization=organization)[:24])
-    if not entitled(account):
+    if not has_plan(account):
         return BillingOverview(
             account, account.plan if account else None, None, None, 0, 0, 0, [], invoices,
             sending_block(organization, account=account),
         )  # fmt: skip
     period = period_row(organization, account)
-    days = usage_by_day(organization, period.starts_at, period.ends_at)
+    days = usage_byday(organization, period.starts_at, period.ends_at)
     return BillingOverview(
         account=account,
         plan=account.plan,
@@ -197,7 +164,7 @@ def billing_overview(organization) -> BillingOverview:
     )
 
 
-def usage_by_day(organization, start, end) -> list[UsageDay]:
+def usage_byday(organization, start, end) -> list[UsageDay]:
     """Messages per day of [start, end) in the organization's time zone, each day up to today
     listed (with 0 when nothing was sent)."""
     zone = zoneinfo.ZoneInfo(organization.timezone)

@@ -4,7 +4,6 @@ billing.webhooks) and what operators do (grant messages, extend the grace period
 Every change that matters is written to the audit log."""
 
 import datetime as dt
-import logging
 import uuid
 
 from django.conf import settings
@@ -14,8 +13,8 @@ from django.utils import timezone
 
 from billing import allowance
 from billing.catalogue import ensure_catalogue, sync_catalogue
+from billing.entitlement import LIVE_STATUSES, has_plan
 from billing.models import BillingAccount, CheckoutSession, InvoiceRecord, Plan
-from billing.selectors import LIVE_STATUSES
 from organizations.models import Membership
 from organizations.roles import Role
 from organizations.services import record_audit
@@ -26,8 +25,6 @@ from smsplatform.providers.stripe import (
     Subscription,
     gateway,
 )
-
-logger = logging.getLogger(__name__)
 
 
 class BillingError(Exception):
@@ -221,13 +218,15 @@ def set_overage(organization, overage: str, *, actor=None) -> BillingAccount:
 
 
 def plan_for_subscription(subscription: Subscription) -> Plan | None:
+    """The plan of the subscription's per-period price: by its id, or by the plan code the
+    catalogue sync put on it (an archived older price of the plan). Not the subscription's
+    metadata: that keeps the plan it was bought with, whatever the portal changed since."""
     item = subscription.plan_item
     if item is None:
         return None
-    code = item.price.metadata.get("plan") or subscription.metadata.get("plan")
     plan = Plan.objects.filter(stripe_price_id=item.price.id).first()
-    if plan is None and code:
-        plan = Plan.objects.filter(code=code).first()
+    if plan is None and item.price.metadata.get("plan"):
+        plan = Plan.objects.filter(code=item.price.metadata["plan"]).first()
     return plan
 
 
@@ -239,11 +238,11 @@ def apply_subscription(organization, subscription: Subscription) -> BillingAccou
         account = account_for_update(organization)
         current = account.stripe_subscription_id
         if current and current != subscription.id:
-            replaced_is_older = (
+            incoming_is_newer = (
                 account.subscription_created_at is None
                 or subscription.created >= account.subscription_created_at
             )
-            if not replaced_is_older:
+            if not incoming_is_newer:
                 return account
         before = (account.plan_id, account.subscription_status)
         plan = plan_for_subscription(subscription)
@@ -262,7 +261,7 @@ def apply_subscription(organization, subscription: Subscription) -> BillingAccou
         elif subscription.status in ("past_due", "unpaid") and account.payment_failed_at is None:
             _start_grace(organization, account, subscription.latest_invoice_id or subscription.id)
         account.save()
-        if account.plan is not None and allowance.entitled(account):
+        if has_plan(account):
             allowance.apply_plan_allowance(organization, account)
         after = (account.plan_id, account.subscription_status)
         if before != after:

@@ -35,9 +35,10 @@ def test_release_never_goes_below_zero(acme, standard):
     assert allowance.reserve(acme, 500) == 100
 
 
-def test_no_plan_or_an_ended_subscription_grants_nothing(acme, globex, standard):
+@pytest.mark.parametrize("status", ["canceled", "incomplete", "past_due"])
+def test_no_plan_or_a_subscription_that_may_not_send_grants_nothing(acme, globex, standard, status):
     assert allowance.reserve(acme, 10) == 0
-    put_on_plan(globex, standard, status="canceled")
+    put_on_plan(globex, standard, status=status)  # past_due with no grace period running
     assert allowance.reserve(globex, 10) == 0
 
 

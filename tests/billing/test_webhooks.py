@@ -12,7 +12,7 @@ import stripe
 from django.core import mail
 from django.utils import timezone
 
-from billing import selectors, services
+from billing import allowance, selectors, services
 from billing.models import BillingAccount, CheckoutSession, InvoiceRecord, StripeEvent
 from organizations.models import AuditLog
 from tests.conftest import workspace_client
@@ -157,6 +157,7 @@ def test_a_failed_payment_keeps_sending_through_the_grace_period_then_blocks_unt
     assert [m.subject for m in mail.outbox] == ["Acme Boutique: your payment failed"]
     owner = workspace_client(acme, users["acme_owner"])
     assert "Your last payment failed" in owner.get("/billing/").content.decode()
+    assert "Update your payment method on the Billing page by" in owner.get("/").content.decode()
 
     # The grace period runs out.
     BillingAccount.objects.filter(pk=account.pk).update(
@@ -165,6 +166,7 @@ def test_a_failed_payment_keeps_sending_through_the_grace_period_then_blocks_unt
     )
     assert "grace period is over" in selectors.sending_block(acme)
     assert "grace period is over" in owner.get("/billing/").content.decode()
+    assert allowance.reserve(acme, 500) == 0  # even a pipeline that forgot to ask
 
     # The customer pays (e.g. a new card in the portal charges the open invoice).
     stripe_webhooks.received.clear()
