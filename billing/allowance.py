@@ -113,12 +113,17 @@ def reserve(organization, messages: int) -> int:
         if granted == 0:
             return 0
         reserved = row.reserved + granted
-        AllowancePeriod.objects.filter(pk=row.pk).update(reserved=reserved, updated_at=now)
-        for threshold in WARNING_THRESHOLDS:
-            field = f"warned_{threshold}_at"
-            if getattr(row, field) is None and reserved * 100 >= row.limit * threshold:
-                AllowancePeriod.objects.filter(pk=row.pk).update(**{field: now})
-                _warn_on_commit(row.pk, threshold)
+        changes = {"reserved": reserved, "updated_at": now}
+        crossed = [
+            threshold
+            for threshold in WARNING_THRESHOLDS
+            if getattr(row, f"warned_{threshold}_at") is None
+            and reserved * 100 >= row.limit * threshold
+        ]
+        changes.update({f"warned_{threshold}_at": now for threshold in crossed})
+        AllowancePeriod.objects.filter(pk=row.pk).update(**changes)
+    for threshold in crossed:  # once per period: the flags were set under the lock
+        _warn_on_commit(row.pk, threshold)
     return granted
 
 

@@ -115,7 +115,7 @@ def test_the_banner_warns_at_80_percent_and_costs_one_query(acme, acme_client, s
 
 def test_without_a_plan_the_banner_and_billing_page_say_to_choose_one(acme_client):
     assert "Choose a plan" in acme_client.get("/").content.decode()
-    assert "No plan yet." in acme_client.get("/billing/").content.decode()
+    assert "No active plan." in acme_client.get("/billing/").content.decode()
 
 
 def test_owner_turns_on_billing_per_message_and_it_is_audited(acme, acme_client, standard):
