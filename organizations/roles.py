@@ -35,6 +35,9 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "campaigns.view": _EVERYONE,
     "campaigns.edit": _EVERYONE,
     "campaigns.send": _MANAGERS,
+    # Billing: everyone sees the plan and usage; only owners pay, change plan or cancel.
+    "billing.view": _EVERYONE,
+    "billing.manage": _OWNERS,
 }
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import environ
+from celery.schedules import crontab
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -100,6 +101,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "organizations.context_processors.workspace",
+                "billing.context_processors.billing_banner",
             ],
         },
     },
@@ -157,6 +159,20 @@ CELERY_BEAT_SCHEDULE = {
     },
     "roll-up-delivery-health": {
         "task": "messaging.tasks.roll_up_delivery_health",
+        "schedule": 600.0,
+    },
+    # Billing (billing/tasks.py): overage to Stripe's meter hourly, just after the hour it
+    # covers; reservations squared with the ledger; events whose handling failed, again.
+    "billing-report-overage": {
+        "task": "billing.tasks.report_overage",
+        "schedule": crontab(minute=5),
+    },
+    "billing-true-up-reservations": {
+        "task": "billing.tasks.true_up_reservations",
+        "schedule": 900.0,
+    },
+    "billing-process-pending-stripe-events": {
+        "task": "billing.tasks.process_pending_stripe_events",
         "schedule": 600.0,
     },
 }
@@ -263,6 +279,16 @@ STRIPE_READ_TIMEOUT = env.float("STRIPE_READ_TIMEOUT", default=30.0)
 STRIPE_MAX_NETWORK_RETRIES = env.int("STRIPE_MAX_NETWORK_RETRIES", default=2)
 # The SDK logs every request at INFO; keep that for debugging only.
 LOGGING["loggers"]["stripe"] = {"level": env.str("STRIPE_LOG_LEVEL", default="WARNING")}
+
+# --- Billing (billing/; docs/billing.md) ----------------------------------------------------
+# Days sending goes on after a failed payment before it is paused.
+BILLING_GRACE_PERIOD_DAYS = env.int("BILLING_GRACE_PERIOD_DAYS", default=7)
+# The Stripe product of the plan catalogue (a chosen id) and the event name of its meter.
+BILLING_STRIPE_PRODUCT_ID = env.str("BILLING_STRIPE_PRODUCT_ID", default="textwise")
+BILLING_METER_EVENT_NAME = env.str("BILLING_METER_EVENT_NAME", default="textwise_messages")
+# Minutes without a reserve or release after which a period's reservations are squared with
+# the usage ledger (longer than any batch takes between reserving and recording).
+BILLING_TRUE_UP_IDLE_MINUTES = env.int("BILLING_TRUE_UP_IDLE_MINUTES", default=15)
 
 
 # --- Product --------------------------------------------------------------------------------

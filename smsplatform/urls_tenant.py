@@ -7,5 +7,6 @@ from smsplatform.health import healthz
 urlpatterns = [
     path("", include("organizations.urls")),
     path("", include("messaging.urls")),
+    path("", include("billing.urls")),
     path("healthz", healthz, name="healthz"),
 ]

@@ -584,6 +584,12 @@ class StripeGateway:
         )
         return Price.from_dict(data)
 
+    def archive_price(self, price_id: str) -> Price:
+        """Stop offering a price (new Checkouts, the portal's plan choices); subscriptions on it
+        keep it. Sets an absolute state, so a repeat does nothing more."""
+        data = self._call(self._client.v1.prices.update, price_id, params={"active": False})
+        return Price.from_dict(data)
+
     def list_prices(
         self,
         *,

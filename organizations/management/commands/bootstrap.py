@@ -8,6 +8,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
+from billing import services as billing_services
 from organizations import services
 
 
@@ -27,6 +28,7 @@ class Command(BaseCommand):
             email = os.environ.get("DEMO_OWNER_EMAIL", "owner@demo.localhost")
             password = os.environ.get("DEMO_OWNER_PASSWORD", "demo-boutique-2026")
             organization, _ = services.ensure_demo_organization(email=email, password=password)
+            billing_services.comp_organization(organization, reason="The demo organization")
             self.stdout.write(
                 self.style.SUCCESS(
                     f"\n  Demo organization: {organization.url}/\n"
