@@ -85,9 +85,13 @@ def sent_earlier(organization, messages, *, ago):
 def test_overage_is_reported_once_per_hour_and_counted_once(billed_acme, stripe_gateway):
     acme, customer = billed_acme
     period = AllowancePeriod.objects.get(organization=acme)
+    # Batches placed by the hour, so the test means the same at any minute of the clock.
+    into_this_hour = timezone.now() - timezone.now().replace(minute=0, second=0, microsecond=0)
     for _ in range(5):  # 1,250 messages three hours ago: 250 past the allowance
-        sent_earlier(acme, 250, ago=dt.timedelta(hours=3))
-    sent_earlier(acme, 40, ago=dt.timedelta(minutes=90))
+        sent_earlier(
+            acme, 250, ago=dt.timedelta(hours=3) + into_this_hour - dt.timedelta(minutes=1)
+        )
+    sent_earlier(acme, 40, ago=dt.timedelta(minutes=30) + into_this_hour)  # the last full hour
     an_hour_ago = timezone.now() - dt.timedelta(hours=1)
 
     assert report_overage(now=an_hour_ago) == 1  # one aggregated event, not five
