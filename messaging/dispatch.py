@@ -126,7 +126,11 @@ def _dispatch(run_id, lock_key, token, deadline) -> str:
         if block:
             pause_run(run, block)
             return "paused"
-        claimed = claim_batch(run, timezone.now())
+        try:
+            claimed = claim_batch(run, timezone.now())
+        except AllowanceUsedUp:
+            pause_run(run, policy.ALLOWANCE_USED_UP)
+            return "paused"
         if claimed:
             send_claimed(run, claimed, gateway)
             continue
@@ -189,11 +193,13 @@ def claim_batch(run: CampaignRun, now: dt.datetime, limit: int = BATCH_SIZE) -> 
                 body = policy.with_first_message_disclosure(body, organization.name)
             message.body = body
             message.segments = MMS_MESSAGES if run.media_urls else max(text_cost(body).segments, 1)
-            message.status = Message.Status.SENDING
-            message.claimed_at = now
-            message.attempts += 1
-            changed.append(message)
             to_send.append(Claimed(message, contact.phone, body))
+        to_send = _within_allowance(to_send, organization)
+        for item in to_send:
+            item.message.status = Message.Status.SENDING
+            item.message.claimed_at = now
+            item.message.attempts += 1
+            changed.append(item.message)
         Message.objects.bulk_update(
             changed,
             ["status", "body", "segments", "send_after", "claimed_at", "attempts",
@@ -201,6 +207,27 @@ def claim_batch(run: CampaignRun, now: dt.datetime, limit: int = BATCH_SIZE) -> 
             batch_size=1000,
         )  # fmt: skip
     return to_send
+
+
+class AllowanceUsedUp(Exception):
+    """Nothing left of this period's messages (and overage is not billed)."""
+
+
+def _within_allowance(candidates: list[Claimed], organization) -> list[Claimed]:
+    """The leading rows whose messages the allowance grants. Reserved inside the claim's
+    transaction, so a claim that rolls back gives its reservation back too."""
+    wanted = sum(item.message.segments for item in candidates)
+    granted = policy.reserve_messages(organization, wanted)
+    if candidates and granted == 0:
+        raise AllowanceUsedUp
+    kept, used = [], 0
+    for item in candidates:
+        if used + item.message.segments > granted:
+            break
+        kept.append(item)
+        used += item.message.segments
+    policy.release_messages(organization, granted - used)
+    return kept
 
 
 def _skip(message, now, reason):
@@ -257,6 +284,7 @@ def record_outcomes(run, messages_by_id: dict, results) -> None:
 
     now = timezone.now()
     accepted, changed, opted_out, blocked = [], [], [], None
+    not_taken = 0  # reserved messages the carrier did not take (unknown outcomes excluded)
     for result in results:
         message = messages_by_id[int(result.key)]
         error = result.error
@@ -266,25 +294,23 @@ def record_outcomes(run, messages_by_id: dict, results) -> None:
             message.sent_at = message.status_changed_at = now
             accepted.append(message)
         elif isinstance(error, errors.AmbiguousOutcome):
-            continue  # stays "sending": reconciled with the provider before any resend
+            continue  # stays "sending" and reserved: reconciled before any resend
         elif isinstance(error, errors.RetryableError | errors.AccountBlockedError):
+            not_taken += message.segments or 1
             if isinstance(error, errors.AccountBlockedError):
                 blocked = error
             if message.attempts >= MAX_ATTEMPTS:
-                message.status = Message.Status.FAILED
-                message.error_code, message.error_reason = (
-                    error.code,
-                    "The carrier could not be reached",
-                )
-                message.status_changed_at = now
-            else:
+                message.status, message.status_changed_at = Message.Status.FAILED, now
+                message.error_code = error.code
+                message.error_reason = "The carrier could not be reached"
+            else:  # not processed: send again after a backoff
                 message.status, message.claimed_at = Message.Status.PENDING, None
                 message.send_after = now + dt.timedelta(seconds=min(2**message.attempts, 300))
         else:
-            message.status = Message.Status.FAILED
+            not_taken += message.segments or 1
+            message.status, message.status_changed_at = Message.Status.FAILED, now
             message.error_code = error.code
             message.error_reason = (error.plain_reason or str(error))[:255]
-            message.status_changed_at = now
             if error.code == 21610:
                 opted_out.append(message.contact_id)
         changed.append(message)
@@ -316,6 +342,7 @@ def record_outcomes(run, messages_by_id: dict, results) -> None:
                     method=ConsentEvent.Method.CARRIER, source="Twilio error 21610 (replied STOP)"
                 ),
             )
+    policy.release_messages(connection.tenant, not_taken)
     if blocked is not None:
         policy.pause_organization_sending(connection.tenant, blocked.plain_reason or str(blocked))
 
@@ -397,6 +424,11 @@ def reconcile_stale_claims(run_id: int, gateway, *, older_than_seconds: float | 
         stale, ["sid", "status", "sent_at", "status_changed_at", "claimed_at"], batch_size=1000
     )
     adopted = sum(1 for f in found if f is not None)
+    sent_messages = sum(m.segments or 1 for m, f in zip(stale, found, strict=True) if f)
+    policy.record_usage(connection.tenant, sent_messages, reference=f"run:{run_id}:reconciled")
+    policy.release_messages(
+        connection.tenant, sum(m.segments or 1 for m, f in zip(stale, found, strict=True) if not f)
+    )
     logger.warning(
         "Run %s: reconciled %d stale claims (%d had been sent, %d will be sent)",
         run_id, len(stale), adopted, len(stale) - adopted,

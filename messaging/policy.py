@@ -8,7 +8,8 @@ from django.db import connection
 from django.utils import timezone
 
 from a2p import selectors as a2p_selectors
-from billing import usage
+from billing import allowance, usage
+from billing import selectors as billing_selectors
 
 
 @dataclass(frozen=True)
@@ -37,7 +38,9 @@ def sending_block(organization) -> str | None:
         return "This workspace is suspended. Contact support."
     if current["sending_paused_reason"]:
         return current["sending_paused_reason"]
-    return a2p_selectors.registration_block(organization)
+    return a2p_selectors.registration_block(organization) or billing_selectors.sending_block(
+        organization
+    )
 
 
 def sending_rate(organization) -> float:
@@ -66,8 +69,25 @@ def with_first_message_disclosure(body: str, business: str) -> str:
     return body
 
 
+def reserve_messages(organization, messages: int) -> int:
+    """Up to ``messages`` from this period's allowance (all of them when overage is billed)."""
+    return allowance.reserve(organization, messages) if messages > 0 else 0
+
+
+def release_messages(organization, messages: int) -> None:
+    """Reserved messages the carrier did not take back into the allowance."""
+    if messages > 0:
+        allowance.release(organization, messages)
+
+
 def record_usage(organization, messages: int, *, reference: str) -> None:
     usage.record_usage(organization, messages, reference=reference)
+
+
+ALLOWANCE_USED_UP = (
+    "This month's messages are used up. Upgrade your plan or allow billing per message "
+    "(Billing) to keep sending."
+)
 
 
 def pause_organization_sending(organization, reason: str) -> None:

@@ -9,7 +9,8 @@ from django.db import connection
 from django.utils import timezone
 
 from a2p.models import PhoneNumber
-from billing.models import UsageRecord
+from billing import services as billing_services
+from billing.models import AllowancePeriod, UsageRecord
 from messaging import dispatch, services
 from messaging.models import Campaign, CampaignRun, ConsentEvent, Contact, Message
 from organizations.models import Organization
@@ -20,8 +21,9 @@ _numbers = itertools.count(2000)
 
 @pytest.fixture
 def sending(in_acme, twilio_sandbox, settings):
-    """acme with a number bought from Twilio (the sandbox), sending fast."""
+    """acme on a plan, with a number bought from Twilio (the sandbox), sending fast."""
     settings.DEFAULT_MESSAGES_PER_SECOND = 1000
+    billing_services.comp_organization(in_acme, reason="tests")
     bought = twilio_for(in_acme).buy_phone_number(area_code="305")
     PhoneNumber.objects.create(
         organization=in_acme, phone_number=bought.phone_number, twilio_sid=bought.sid
@@ -194,3 +196,38 @@ def test_without_a_registered_number_a_run_pauses_with_the_reason(in_acme, twili
     assert "Register your business" in run.paused_reason
     assert Message.objects.filter(run=run, status=Message.Status.PENDING).count() == 2
     assert not Message.objects.filter(run=run).exclude(status=Message.Status.PENDING).exists()
+
+
+def test_the_allowance_is_checked_at_the_moment_of_sending(sending):
+    from billing import allowance
+
+    people = contacts(*fresh(5), tag="allowance")
+    run = run_for("allowance", body="Hi {first_name}, sale today! Reply STOP to opt out.")
+    allowance.reserve(connection.tenant, 1)  # opens this period's allowance row
+    period = AllowancePeriod.objects.get(organization=connection.tenant)
+    period.reserved = period.allowance + period.extra_messages - 3  # three messages left
+    period.save()
+
+    assert dispatch.dispatch_run(run.pk) == "paused"
+
+    sent = [p for p in people if at_sandbox(sending, p.phone)]
+    assert len(sent) == 3
+    run.refresh_from_db()
+    assert "used all 5,000 messages" in run.paused_reason
+    assert Message.objects.filter(run=run, status=Message.Status.PENDING).count() == 2
+    period.refresh_from_db()
+    assert period.reserved == period.allowance + period.extra_messages
+
+
+def test_messages_the_carrier_refuses_go_back_into_the_allowance(sending):
+    from billing import allowance
+
+    contacts("+15005550001", "+15005550009", *fresh(1), tag="refunds")
+    run = run_for("refunds", body="Hello {first_name}. Reply STOP to opt out.")
+    allowance.reserve(connection.tenant, 1)
+    before = AllowancePeriod.objects.get(organization=connection.tenant).reserved
+
+    dispatch.dispatch_run(run.pk)
+
+    after = AllowancePeriod.objects.get(organization=connection.tenant).reserved
+    assert after - before == 1  # only the accepted one is still counted
