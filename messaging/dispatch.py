@@ -21,6 +21,7 @@ law at the moment of sending (DESIGN §3).
 import datetime as dt
 import json
 import logging
+import secrets
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -43,7 +44,7 @@ logger = logging.getLogger(__name__)
 
 BATCH_SIZE = getattr(settings, "DISPATCH_BATCH_SIZE", 500)
 TIME_BUDGET_SECONDS = getattr(settings, "DISPATCH_TIME_BUDGET_SECONDS", 120)
-LOCK_SECONDS = 90
+LOCK_SECONDS = getattr(settings, "DISPATCH_LOCK_SECONDS", 90)
 STALE_CLAIM_SECONDS = getattr(settings, "DISPATCH_STALE_CLAIM_SECONDS", 60)
 WATCHDOG_SECONDS = getattr(settings, "DISPATCH_WATCHDOG_SECONDS", 30)
 MAX_ATTEMPTS = 8
@@ -100,25 +101,61 @@ class Claimed:
 
 def dispatch_run(run_id: int, *, time_budget: float = TIME_BUDGET_SECONDS) -> str:
     """Send what is due for this run, for up to ``time_budget`` seconds. Returns what happened:
-    "busy" (another dispatcher has it), "done", "paused", "waiting" or "continue"."""
-    lock_key, token = f"dispatch-run:{run_id}", uuid.uuid4().hex
-    if not cache.add(lock_key, token, LOCK_SECONDS):
+    "busy" (another dispatcher has it), "done", "paused", "waiting" or "continue".
+
+    One dispatcher per run at a time (a cache lock, so the watchdog's re-fires step aside).
+    Correctness does not rest on that lock: rows are claimed with SKIP LOCKED, and a row left
+    "sending" is only reconciled once its claimer's advisory lock is gone (see ClaimToken)."""
+    lock_key, cache_token = f"dispatch-run:{run_id}", uuid.uuid4().hex
+    if not cache.add(lock_key, cache_token, LOCK_SECONDS):
         return "busy"
     try:
-        return _dispatch(run_id, lock_key, token, time.monotonic() + time_budget)
+        with ClaimToken() as token:
+            return _dispatch(run_id, lock_key, cache_token, token, time.monotonic() + time_budget)
     finally:
-        if cache.get(lock_key) == token:
+        if cache.get(lock_key) == cache_token:
             cache.delete(lock_key)
 
 
-def _dispatch(run_id, lock_key, token, deadline) -> str:
+class ClaimToken:
+    """This dispatcher's identity for the rows it claims, held as a session-level PostgreSQL
+    advisory lock for its lifetime. If its process dies, its connection closes and the lock is
+    gone at once; while it lives, nobody can take the lock, so nobody touches its rows."""
+
+    NAMESPACE = 0x534D53  # "SMS": advisory-lock keys of this module
+
+    def __enter__(self) -> int:
+        self.value = secrets.randbelow(2**31 - 1) + 1
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_lock(%s, %s)", [self.NAMESPACE, self.value])
+        return self.value
+
+    def __exit__(self, *exc):
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [self.NAMESPACE, self.value])
+
+    @classmethod
+    def claimer_is_gone(cls, token: int) -> bool:
+        """True if the dispatcher that holds ``token`` no longer exists (its lock is free).
+        Leaves the lock taken: call release() after reconciling its rows."""
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [cls.NAMESPACE, token])
+            return cursor.fetchone()[0]
+
+    @classmethod
+    def release(cls, token: int) -> None:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [cls.NAMESPACE, token])
+
+
+def _dispatch(run_id, lock_key, cache_token, token, deadline) -> str:
     from smsplatform.providers.twilio import twilio_for
 
     organization = connection.tenant
     gateway = twilio_for(organization)
-    reconcile_stale_claims(run_id, gateway)
     while time.monotonic() < deadline:
-        cache.set(lock_key, token, LOCK_SECONDS)
+        cache.set(lock_key, cache_token, LOCK_SECONDS)
+        reconcile_stale_claims(run_id, gateway, own_token=token)
         run = CampaignRun.objects.select_related("campaign").get(pk=run_id)
         if run.status != CampaignRun.Status.SENDING:
             return run.status
@@ -127,7 +164,7 @@ def _dispatch(run_id, lock_key, token, deadline) -> str:
             pause_run(run, block)
             return "paused"
         try:
-            claimed = claim_batch(run, timezone.now())
+            claimed = claim_batch(run, timezone.now(), token=token)
         except AllowanceUsedUp:
             pause_run(run, policy.ALLOWANCE_USED_UP)
             return "paused"
@@ -154,7 +191,9 @@ def _seconds_until_next_due(run: CampaignRun) -> float | None:
     return None if next_due is None else (next_due - timezone.now()).total_seconds()
 
 
-def claim_batch(run: CampaignRun, now: dt.datetime, limit: int = BATCH_SIZE) -> list[Claimed]:
+def claim_batch(
+    run: CampaignRun, now: dt.datetime, limit: int = BATCH_SIZE, *, token: int | None = None
+) -> list[Claimed]:
     """Lock up to ``limit`` due rows, decide for each at this moment, and commit the ones to
     send as "sending" with their final text. Rows other dispatchers hold are skipped."""
     organization = connection.tenant
@@ -197,12 +236,12 @@ def claim_batch(run: CampaignRun, now: dt.datetime, limit: int = BATCH_SIZE) -> 
         to_send = _within_allowance(to_send, organization)
         for item in to_send:
             item.message.status = Message.Status.SENDING
-            item.message.claimed_at = now
+            item.message.claimed_at, item.message.claim_token = now, token
             item.message.attempts += 1
             changed.append(item.message)
         Message.objects.bulk_update(
             changed,
-            ["status", "body", "segments", "send_after", "claimed_at", "attempts",
+            ["status", "body", "segments", "send_after", "claimed_at", "claim_token", "attempts",
              "error_reason", "status_changed_at"],
             batch_size=1000,
         )  # fmt: skip
@@ -401,14 +440,37 @@ def pause_run(run: CampaignRun, reason: str) -> None:
 # --- 3. reconcile -----------------------------------------------------------------------------
 
 
-def reconcile_stale_claims(run_id: int, gateway, *, older_than_seconds: float | None = None) -> int:
-    """Rows left "sending" (a crash, or an answer lost after the request went out) are looked
-    up at the provider: adopted if the text went out, released for sending if it did not."""
+def reconcile_stale_claims(
+    run_id: int, gateway, *, own_token: int | None = None, older_than_seconds: float | None = None
+) -> int:
+    """Rows left "sending" are looked up at the provider: adopted if the text went out, released
+    for sending if it did not. Only rows nobody is working on: those of a dispatcher that is
+    gone (its advisory lock is free), and this dispatcher's own unknown outcomes once Twilio has
+    had STALE_CLAIM_SECONDS to list them."""
     age = STALE_CLAIM_SECONDS if older_than_seconds is None else older_than_seconds
-    cutoff = timezone.now() - dt.timedelta(seconds=age)
-    stale = list(
-        Message.objects.filter(run_id=run_id, status=Message.Status.SENDING, claimed_at__lt=cutoff)
-    )
+    sending = Message.objects.filter(run_id=run_id, status=Message.Status.SENDING)
+    tokens = set(sending.values_list("claim_token", flat=True).distinct())
+    total = 0
+    for token in tokens:
+        rows = sending.filter(claim_token=token)
+        if token == own_token:
+            total += _reconcile(
+                run_id,
+                gateway,
+                rows.filter(claimed_at__lt=timezone.now() - dt.timedelta(seconds=age)),
+            )
+        elif token is None:
+            total += _reconcile(run_id, gateway, rows)
+        elif ClaimToken.claimer_is_gone(token):
+            try:
+                total += _reconcile(run_id, gateway, rows)
+            finally:
+                ClaimToken.release(token)
+    return total
+
+
+def _reconcile(run_id: int, gateway, rows) -> int:
+    stale = list(rows)
     if not stale:
         return 0
     with ThreadPoolExecutor(max_workers=min(len(stale), RECONCILE_CONCURRENCY)) as pool:
@@ -420,18 +482,30 @@ def reconcile_stale_claims(run_id: int, gateway, *, older_than_seconds: float | 
             message.sent_at = message.status_changed_at = now
         else:
             message.status, message.claimed_at = Message.Status.PENDING, None
-    Message.objects.bulk_update(
-        stale, ["sid", "status", "sent_at", "status_changed_at", "claimed_at"], batch_size=1000
-    )
-    adopted = sum(1 for f in found if f is not None)
-    sent_messages = sum(m.segments or 1 for m, f in zip(stale, found, strict=True) if f)
-    policy.record_usage(connection.tenant, sent_messages, reference=f"run:{run_id}:reconciled")
-    policy.release_messages(
-        connection.tenant, sum(m.segments or 1 for m, f in zip(stale, found, strict=True) if not f)
-    )
+        message.claim_token = None
+    with transaction.atomic():
+        Message.objects.bulk_update(
+            stale,
+            ["sid", "status", "sent_at", "status_changed_at", "claimed_at", "claim_token"],
+            batch_size=1000,
+        )
+        sent = [m for m, f in zip(stale, found, strict=True) if f is not None]
+        policy.record_usage(
+            connection.tenant,
+            sum(m.segments or 1 for m in sent),
+            reference=f"run:{run_id}:reconciled",
+        )
+        policy.release_messages(
+            connection.tenant,
+            sum(m.segments or 1 for m, f in zip(stale, found, strict=True) if f is None),
+        )
+        if sent:
+            from messaging.status_callbacks import apply_pending_status_events
+
+            apply_pending_status_events([m.sid for m in sent])
     logger.warning(
-        "Run %s: reconciled %d stale claims (%d had been sent, %d will be sent)",
-        run_id, len(stale), adopted, len(stale) - adopted,
+        "Run %s: reconciled %d claims left sending (%d had been sent, %d will be sent)",
+        run_id, len(stale), len(sent), len(stale) - len(sent),
     )  # fmt: skip
     return len(stale)
 

@@ -434,6 +434,9 @@ class Message(models.Model):
     # Set when a dispatcher claims the row, committed before the provider is called: a row
     # left "sending" by a crash is reconciled with the provider, never blindly resent.
     claimed_at = models.DateTimeField(null=True, blank=True)
+    # Which dispatcher claimed it: that dispatcher holds a PostgreSQL advisory lock on this token
+    # for as long as it lives, so a row is only reconciled once its claimer is gone.
+    claim_token = models.IntegerField(null=True, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
     created_at = models.DateTimeField(default=django_timezone.now, editable=False)
     sent_at = models.DateTimeField(null=True, blank=True)

@@ -366,5 +366,7 @@ DEFAULT_MESSAGES_PER_SECOND = env.float("DEFAULT_MESSAGES_PER_SECOND", default=1
 DISPATCH_BATCH_SIZE = env.int("DISPATCH_BATCH_SIZE", default=500)
 DISPATCH_WATCHDOG_SECONDS = env.int("DISPATCH_WATCHDOG_SECONDS", default=30)
 DISPATCH_STALE_CLAIM_SECONDS = env.int("DISPATCH_STALE_CLAIM_SECONDS", default=60)
+# How long a run's dispatcher lock outlives a dispatcher that stopped refreshing it.
+DISPATCH_LOCK_SECONDS = env.int("DISPATCH_LOCK_SECONDS", default=90)
 # An MMS costs the carrier roughly three texts; customers see it as three messages.
 MMS_MESSAGE_COST = 3

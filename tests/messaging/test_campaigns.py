@@ -11,6 +11,7 @@ from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 
 from a2p.models import PhoneNumber
+from billing import services as billing_services
 from messaging import campaigns, dispatch, services
 from messaging.models import Campaign, CampaignRun, ContactList, Message, Segment
 from tests.messaging.conftest import new_phone
@@ -24,6 +25,8 @@ MONTHLY_AT_TEN = {"schedule": "recurring", "local_time": TEN, "repeat": "monthly
 
 @pytest.fixture
 def number(acme):
+    """acme able to send: on a plan, with a number."""
+    billing_services.comp_organization(acme, reason="tests")
     return PhoneNumber.objects.create(
         organization=acme, phone_number="+13055550100", messaging_service_sid="MG" + "0" * 32
     )
