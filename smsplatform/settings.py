@@ -142,6 +142,13 @@ CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL)
 CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default=REDIS_URL)
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_TASK_DEFAULT_QUEUE", default="celery")
+# Campaign sending runs long (minutes per task); its own queue keeps quick tasks (keyword
+# replies, webhooks' follow-ups) from waiting behind it, and lets it scale on its own workers.
+CELERY_SENDING_QUEUE = env.str("CELERY_SENDING_QUEUE", default="sending")
+CELERY_TASK_ROUTES = {
+    "messaging.tasks.start_campaign_run": {"queue": CELERY_SENDING_QUEUE},
+    "messaging.tasks.dispatch_run": {"queue": CELERY_SENDING_QUEUE},
+}
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1

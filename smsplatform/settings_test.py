@@ -20,6 +20,11 @@ from smsplatform.settings import CACHES
 # same Redis never picks up a test's task and test sessions never read each other's cache.
 TEST_RUN_ID = os.environ.get("TEST_RUN_ID") or uuid.uuid4().hex[:8]
 CELERY_TASK_DEFAULT_QUEUE = f"test-{TEST_RUN_ID}"
+CELERY_SENDING_QUEUE = f"test-{TEST_RUN_ID}-sending"
+CELERY_TASK_ROUTES = {
+    name: {"queue": CELERY_SENDING_QUEUE}
+    for name in ("messaging.tasks.start_campaign_run", "messaging.tasks.dispatch_run")
+}
 CACHES["default"]["KEY_PREFIX"] = f"test-{TEST_RUN_ID}"
 
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"

@@ -61,8 +61,38 @@ def _build_world() -> World:
 
 
 @pytest.fixture(scope="session")
+def django_db_setup(
+    request, django_test_environment, django_db_blocker, django_db_keepdb, django_db_createdb
+):
+    """The test database, always. pytest-django creates it only when a collected test is marked
+    as using the database; a run of live tests alone (which commit through ``committed``) would
+    then talk to the development database."""
+    from django.test.utils import setup_databases, teardown_databases
+
+    keepdb = django_db_keepdb and not django_db_createdb
+    with django_db_blocker.unblock():
+        config = setup_databases(
+            verbosity=request.config.option.verbose,
+            interactive=False,
+            aliases={"default"},
+            keepdb=keepdb,
+        )
+    assert_test_database()
+    yield
+    if not keepdb:
+        with django_db_blocker.unblock():
+            teardown_databases(config, verbosity=request.config.option.verbose)
+
+
+def assert_test_database():
+    name = connection.settings_dict["NAME"]
+    assert name.startswith("test_"), f"refusing to run tests against database {name!r}"
+
+
+@pytest.fixture(scope="session")
 def world(django_db_setup, django_db_blocker) -> World:
     with django_db_blocker.unblock():
+        assert_test_database()
         connection.set_schema_to_public()
         existing = Organization.objects.filter(slug="acme").first()
         if existing is None:

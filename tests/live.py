@@ -19,7 +19,10 @@ from django.db import connection
 
 ROOT = Path(__file__).resolve().parent.parent
 
-__all__ = ["LiveProcess", "celery_worker", "committed", "live_env", "live_port", "live_server_url"]
+__all__ = [
+    "LiveProcess", "celery_beat", "celery_worker", "committed", "live_env", "live_port",
+    "live_server_url", "sending_worker",
+]  # fmt: skip
 
 
 def free_port() -> int:
@@ -106,6 +109,13 @@ def live_env(world, live_port, stripe_sandbox, twilio_sandbox_address) -> dict:
         SITE_URL=f"http://localhost:{live_port}",
         DB_CONN_MAX_AGE="0",
         PYTHONUNBUFFERED="1",
+        # Campaign sending at test speed: small batches, a watchdog every two seconds, a
+        # dispatcher lock that a dead worker leaves behind only briefly.
+        DEFAULT_MESSAGES_PER_SECOND="300",
+        DISPATCH_BATCH_SIZE="25",
+        DISPATCH_WATCHDOG_SECONDS="2",
+        DISPATCH_STALE_CLAIM_SECONDS="2",
+        DISPATCH_LOCK_SECONDS="5",
     )
     env.update(stripe_sandbox.env)
     env.update(twilio_sandbox_address.settings)
@@ -167,11 +177,64 @@ def celery_worker(live_env):
     worker.stop()
 
 
+def start_celery_worker(name, env, queues, *, pool="threads", concurrency=4) -> LiveProcess:
+    from smsplatform.celery import app
+
+    node = f"{name}-{settings.TEST_RUN_ID}@{socket.gethostname()}"
+    worker = LiveProcess(
+        name,
+        [
+            sys.executable, "-m", "celery", "-A", "smsplatform", "worker", "-Q", ",".join(queues),
+            "--pool", pool, "--concurrency", str(concurrency), "-n", node,
+            "--without-gossip", "--without-mingle", "-l", "INFO",
+        ],
+        env,
+    )  # fmt: skip
+    worker._wait(lambda: bool(app.control.ping(destination=[node], timeout=0.5)), 30)
+    return worker
+
+
+@pytest.fixture(scope="session")
+def celery_beat(live_env, tmp_path_factory):
+    """Celery beat on the database scheduler, as in production: fires campaign schedules and
+    each sending run's watchdog."""
+    folder = tmp_path_factory.mktemp("beat")
+    beat = LiveProcess(
+        "beat",
+        [
+            sys.executable, "-m", "celery", "-A", "smsplatform", "beat", "-l", "INFO",
+            "--max-interval", "1", "--pidfile", str(folder / "beat.pid"),
+        ],
+        live_env,
+    )  # fmt: skip
+    yield beat
+    beat.stop()
+
+
+@pytest.fixture
+def sending_worker(live_env):
+    """Start workers for the sending queue (as many as the test wants, each killable); all
+    stopped afterwards."""
+    started = []
+
+    def start(name="sender"):
+        worker = start_celery_worker(
+            f"{name}{len(started)}", live_env, [settings.CELERY_SENDING_QUEUE], concurrency=2
+        )
+        started.append(worker)
+        return worker
+
+    yield start
+    for worker in started:
+        worker.stop()
+
+
 @pytest.fixture
 def committed(django_db_blocker):
     """For tests whose data must be visible to the live processes: runs with real commits
     (no wrapping transaction). The test cleans up what it creates."""
     with django_db_blocker.unblock():
+        assert connection.settings_dict["NAME"].startswith("test_"), "not the test database"
         connection.set_schema_to_public()
         yield
         connection.set_schema_to_public()

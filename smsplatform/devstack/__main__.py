@@ -104,7 +104,7 @@ def processes(port: int) -> dict[str, str]:
             f"{py} -m gunicorn smsplatform.wsgi -b 127.0.0.1:{port} --workers 2 --threads 4 "
             "--reload --access-logfile - --log-level warning"
         ),
-        "worker": f"{py} -m celery -A smsplatform worker -l INFO --concurrency 2",
+        "worker": f"{py} -m celery -A smsplatform worker -l INFO --concurrency 2 -Q celery,sending",
         "beat": f"{py} -m celery -A smsplatform beat -l INFO",
     }
 
