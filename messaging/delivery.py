@@ -11,6 +11,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from messaging import policy
+from messaging.encoding import text_cost
 from messaging.models import Message
 
 
@@ -40,6 +41,7 @@ def deliver(message_id: int) -> Message | None:
         to=message.to_phone,
         body=message.body,
         from_number=message.from_phone,
+        media_urls=tuple(message.media_urls),
         status_callback=policy.status_callback_url(),
     )
     # The platform's own number belongs to the main account; everything else to the
@@ -51,6 +53,11 @@ def deliver(message_id: int) -> Message | None:
     (result,) = gateway.send_messages([sms], concurrency=1)
     error = result.error
     if error is None:
+        # Counted like any text, but never refused for the allowance: a STOP confirmation or a
+        # HELP answer must go out whatever the plan.
+        segments = policy.MMS_MESSAGES if message.media_urls else text_cost(message.body).segments
+        Message.objects.filter(pk=message.pk).update(segments=segments)
+        policy.record_usage(connection.tenant, segments, reference=f"message:{message.pk}")
         return _finish(message, Message.Status.QUEUED, sid=result.sid)
     if isinstance(error, errors.RetryableError):
         Message.objects.filter(pk=message.pk).update(status=Message.Status.PENDING)

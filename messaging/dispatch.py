@@ -48,8 +48,7 @@ LOCK_SECONDS = getattr(settings, "DISPATCH_LOCK_SECONDS", 90)
 STALE_CLAIM_SECONDS = getattr(settings, "DISPATCH_STALE_CLAIM_SECONDS", 60)
 WATCHDOG_SECONDS = getattr(settings, "DISPATCH_WATCHDOG_SECONDS", 30)
 MAX_ATTEMPTS = 8
-# An MMS costs the organization more than a text: counted as this many messages.
-MMS_MESSAGES = getattr(settings, "MMS_MESSAGE_COST", 3)
+MMS_MESSAGES = policy.MMS_MESSAGES
 
 
 # --- 1. materialise ---------------------------------------------------------------------------

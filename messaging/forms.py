@@ -98,7 +98,8 @@ class ComplianceSettingsForm(forms.ModelForm):
     class Meta:
         model = ComplianceSettings
         fields = [
-            "support_contact", "quiet_hours_start", "quiet_hours_end", "join_keywords",
+            "support_contact", "attach_contact_card", "quiet_hours_start", "quiet_hours_end",
+            "join_keywords",
             "confirmation_prompt", "welcome_message", "opt_out_reply", "opt_in_reply",
             "help_reply", "signup_disclosure",
         ]  # fmt: skip

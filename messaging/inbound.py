@@ -11,6 +11,7 @@ from django.utils import timezone
 from a2p.selectors import primary_number
 from messaging import services
 from messaging.keywords import Intent, Keyword, classify
+from messaging.media import contact_card_url
 from messaging.models import ConsentEvent, Contact, Message
 from messaging.outbox import queue_message
 from messaging.phones import InvalidPhone, parse_phone
@@ -85,7 +86,7 @@ def _contact_for(phone: str) -> Contact:
 def _apply(keyword: Keyword, contact: Contact, our_number: str, settings_row) -> list[Message]:
     organization = services.current_organization()
 
-    def reply(template):
+    def reply(template, media_urls=()):
         body = compliance_text(
             template, organization=organization, support_contact=settings_row.support_contact
         )
@@ -96,6 +97,7 @@ def _apply(keyword: Keyword, contact: Contact, our_number: str, settings_row) ->
                 from_phone=our_number,
                 body=body,
                 kind=Message.Kind.AUTO_REPLY,
+                media_urls=media_urls,
             )
         ]
 
@@ -146,7 +148,8 @@ def _apply(keyword: Keyword, contact: Contact, our_number: str, settings_row) ->
                 wording=last_prompt.wording if last_prompt else "",
             ),
         )
-        return reply(settings_row.welcome_message)
+        card = [contact_card_url(organization)] if settings_row.attach_contact_card else []
+        return reply(settings_row.welcome_message, media_urls=card)
     return []
 
 

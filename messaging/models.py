@@ -272,6 +272,11 @@ class ComplianceSettings(models.Model):
     support_contact = models.CharField(
         max_length=120, blank=True, help_text="Email or phone shown in HELP replies"
     )
+    attach_contact_card = models.BooleanField(
+        default=True,
+        help_text="Send your contact card with the welcome message, so new subscribers can "
+        "save your number with one tap",
+    )
     # Narrower than the legal window only (8am-9pm, 8pm in FL/OK): the law is the outer bound.
     quiet_hours_start = models.TimeField(null=True, blank=True)
     quiet_hours_end = models.TimeField(null=True, blank=True)

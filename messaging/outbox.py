@@ -8,7 +8,13 @@ from messaging.models import Contact, Message
 
 
 def queue_message(
-    *, contact: Contact | None, to_phone: str, from_phone: str, body: str, kind: str
+    *,
+    contact: Contact | None,
+    to_phone: str,
+    from_phone: str,
+    body: str,
+    kind: str,
+    media_urls=(),
 ) -> Message:
     from messaging.tasks import send_message
 
@@ -19,6 +25,7 @@ def queue_message(
         to_phone=to_phone,
         from_phone=from_phone,
         body=body,
+        media_urls=list(media_urls),
         status=Message.Status.PENDING,
     )
     transaction.on_commit(lambda: send_message.delay(message.pk))

@@ -4,12 +4,15 @@ app that owns it (organizations, a2p, billing)."""
 
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
 from a2p import selectors as a2p_selectors
 from billing import allowance, usage
 from billing import selectors as billing_selectors
+
+MMS_MESSAGES = settings.MMS_MESSAGE_COST
 
 
 @dataclass(frozen=True)

@@ -152,3 +152,18 @@ def test_web_sign_up_refuses_bad_numbers(in_acme, bad):
     with pytest.raises(ValidationError):
         request_web_signup(phone=bad, first_name="", disclosure="x", page_url="", ip_address=None)
     assert not ConsentEvent.objects.exists()
+
+
+def test_the_welcome_after_y_carries_the_contact_card(in_acme):
+    phone = new_phone()
+    text(phone, "JOIN")
+    text(phone, "Y")
+    welcome = replies_to(phone)[-1]
+    assert welcome.media_urls == ["http://localhost/c/acme.vcf"]
+    settings_row = compliance_settings()
+    settings_row.attach_contact_card = False
+    settings_row.save()
+    other = new_phone()
+    text(other, "JOIN")
+    text(other, "Y")
+    assert replies_to(other)[-1].media_urls == []

@@ -231,3 +231,24 @@ def test_messages_the_carrier_refuses_go_back_into_the_allowance(sending):
 
     after = AllowancePeriod.objects.get(organization=connection.tenant).reserved
     assert after - before == 1  # only the accepted one is still counted
+
+
+def test_keyword_replies_go_out_and_are_counted_even_without_a_plan(in_acme, twilio_sandbox):
+    from messaging.delivery import deliver
+    from messaging.inbound import receive_inbound_text
+
+    bought = twilio_for(in_acme).buy_phone_number(area_code="305")
+    PhoneNumber.objects.create(organization=in_acme, phone_number=bought.phone_number)
+    (person,) = contacts(*fresh(1), tag="stop")
+
+    result = receive_inbound_text(
+        sid="SM" + "c" * 32, from_phone=person.phone, to_phone=bought.phone_number, body="STOP"
+    )
+    (reply,) = result.replies
+    deliver(reply.pk)
+
+    (sent,) = twilio_sandbox.messages(to=person.phone)
+    assert "no more messages" in sent["body"]
+    reply.refresh_from_db()
+    assert reply.status == Message.Status.QUEUED and reply.segments == 1
+    assert UsageRecord.objects.get(reference=f"message:{reply.pk}").messages == 1
