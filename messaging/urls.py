@@ -38,6 +38,7 @@ urlpatterns = [
     path("campaigns/test/", campaigns.campaign_test_send, name="campaign_test_send"),
     path("campaigns/<int:pk>/", campaigns.campaign_detail, name="campaign_detail"),
     path("campaigns/<int:pk>/edit/", campaigns.campaign_edit, name="campaign_edit"),
+    path("campaigns/<int:pk>/stats/", campaigns.campaign_stats_json, name="campaign_stats_json"),
     path(
         "campaigns/<int:pk>/runs/<int:run_pk>/stats/",
         campaigns.run_stats_json,

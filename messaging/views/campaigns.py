@@ -181,3 +181,17 @@ def campaign_test_send(request):
     except ValidationError as exc:
         return JsonResponse({"error": exc.messages[0]}, status=400)
     return JsonResponse({"sent_to": message.to_phone, "body": message.body})
+
+
+@require_permission("campaigns.view")
+def campaign_stats_json(request, pk):
+    """The campaign's status and its latest run's live numbers (None before it starts)."""
+    campaign = get_object_or_404(Campaign, pk=pk)
+    run = campaign.runs.first()
+    return JsonResponse(
+        {
+            "campaign_status": campaign.status,
+            "campaign_status_label": campaign.get_status_display(),
+            "run": run_stats(run) if run else None,
+        }
+    )

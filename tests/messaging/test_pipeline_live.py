@@ -4,69 +4,40 @@ fault tests kill the worker, wipe Redis, and then count, at the sandbox, the tex
 recipient got: exactly one."""
 
 import datetime as dt
-import itertools
 import os
 import signal
 import time
-import zoneinfo
 
 import pytest
 import redis
 from django.conf import settings
 from django.test import Client
 from django.utils import timezone
-from django_tenants.utils import schema_context, tenant_context
+from django_tenants.utils import tenant_context
 
-from a2p.models import PhoneNumber
-from billing import services as billing_services
-from messaging import campaigns, services
-from messaging.models import Campaign, CampaignRun, ConsentEvent, Message
-from organizations import services as org_services
+from messaging import campaigns
+from messaging.models import Campaign, CampaignRun, Message
 from organizations.models import Organization, User
-from smsplatform.providers.twilio import twilio_for
+from tests.sending import sending_organization, subscribed_contacts
 
 pytestmark = pytest.mark.live
-
-_numbers = itertools.count(100)
-
-
-def daytime_zone() -> str:
-    """A zone where it is mid-day now, so quiet hours never hold these tests' texts."""
-    now = timezone.now()
-    zones = ["America/New_York", "America/Los_Angeles", "Pacific/Honolulu", "Asia/Tokyo",
-             "Asia/Kolkata", "Europe/Berlin", "Atlantic/Azores", "America/Sao_Paulo"]  # fmt: skip
-    for name in zones:
-        if 10 <= now.astimezone(zoneinfo.ZoneInfo(name)).hour <= 17:
-            return name
-    raise AssertionError("no daytime zone found")
 
 
 @pytest.fixture(scope="session")
 def pipeline_org(django_db_setup, django_db_blocker, twilio_sandbox):
-    """An organization of its own for the live sending tests, able to send: on a plan, with a
-    number bought from Twilio (the sandbox). Committed: the live processes read it."""
-    with django_db_blocker.unblock(), schema_context("public"):
-        owner = User.objects.create_user(email="owner@pipeline.test", password="x" * 12)
-        organization = org_services.create_organization(
-            name="Pipeline Shop", slug="pipeline-shop", owner=owner
-        )
-        billing_services.comp_organization(organization, reason="live tests")
-        bought = twilio_for(organization).buy_phone_number(area_code="305")
-        PhoneNumber.objects.create(
-            organization=organization, phone_number=bought.phone_number, twilio_sid=bought.sid
-        )
-    return organization
+    """An organization of its own for the live sending tests (committed: the live processes
+    read it)."""
+    with django_db_blocker.unblock():
+        return sending_organization(
+            slug="pipeline-shop", name="Pipeline Shop", owner_email="owner@pipeline.test",
+            password="x" * 12,
+        )  # fmt: skip
 
 
 def send_campaign(organization, tag: str, recipients: int, **extra) -> tuple[int, list[str]]:
-    """Create ``recipients`` subscribed contacts and send them a campaign now."""
-    zone = daytime_zone()
-    phones = [f"+1786555{next(_numbers) % 10_000:04d}" for _ in range(recipients)]
-    phones += extra.pop("phones", [])
+    """``recipients`` new subscribed contacts (plus ``phones``), sent a campaign now."""
+    phones = subscribed_contacts(organization, recipients, tag=tag, phones=extra.pop("phones", []))
     with tenant_context(organization):
-        consent = services.Consent(method=ConsentEvent.Method.MANUAL, source="live test")
-        for phone in phones:
-            services.create_contact(phone=phone, tags=[tag], timezone_name=zone, consent=consent)
         campaign = Campaign.objects.create(
             name=tag, body="Hi {first_name|there}! Our sale starts now.", tags=[tag]
         )
@@ -211,13 +182,8 @@ def test_a_scheduled_campaign_fires_from_beat_in_its_organizations_schema(
     pipeline_org, twilio_sandbox, live_server_url, sending_worker, celery_beat, celery_worker
 ):
     sending_worker()
-    zone = daytime_zone()
+    (phone,) = subscribed_contacts(pipeline_org, 1, tag="live-later")
     with tenant_context(pipeline_org):
-        consent = services.Consent(method=ConsentEvent.Method.MANUAL, source="live test")
-        phone = f"+1786555{next(_numbers) % 10_000:04d}"
-        services.create_contact(
-            phone=phone, tags=["live-later"], timezone_name=zone, consent=consent
-        )
         campaign = Campaign.objects.create(
             name="later",
             body="See you soon",

@@ -47,7 +47,17 @@
     let finished = false;
     try {
       const response = await fetch(url, {headers: {"Accept": "application/json"}});
-      if (response.ok) finished = render(await response.json());
+      if (response.ok) {
+        const data = await response.json();
+        // The campaign's own endpoint wraps its latest run; a run's endpoint is the run.
+        const run = "campaign_status" in data ? data.run : data;
+        if ("campaign_status" in data) {
+          document.getElementById("campaign-status").textContent = data.campaign_status_label;
+        }
+        document.getElementById("not-started").hidden = Boolean(run);
+        document.getElementById("results").hidden = !run;
+        if (run) finished = render(run);
+      }
     } catch (e) { /* a missed poll is retried in a second */ }
     // Keep polling after completion for a while: delivery receipts keep arriving.
     setTimeout(poll, finished ? 10000 : 1000);
