@@ -368,9 +368,6 @@ def record_outcomes(run, messages_by_id: dict, results) -> None:
             policy.record_usage(
                 connection.tenant, sum(m.segments or 1 for m in accepted), reference=f"run:{run.pk}"
             )
-            from messaging.status_callbacks import apply_pending_status_events
-
-            apply_pending_status_events([m.sid for m in accepted])
         for contact in Contact.objects.filter(id__in=opted_out):
             from messaging import services
 
@@ -381,8 +378,20 @@ def record_outcomes(run, messages_by_id: dict, results) -> None:
                 ),
             )
     policy.release_messages(connection.tenant, not_taken)
+    _apply_early_callbacks([m.sid for m in accepted])
     if blocked is not None:
         policy.pause_organization_sending(connection.tenant, blocked.plain_reason or str(blocked))
+
+
+def _apply_early_callbacks(sids) -> None:
+    """Twilio may call back before our transaction writing the SIDs commits: the callback then
+    finds no message and only its event is stored. Applying stored events *after* our commit
+    closes that gap: either the callback's update ran after our commit (and found the SID), or
+    it ran before, in which case its event was already committed and is applied here."""
+    if sids:
+        from messaging.status_callbacks import apply_pending_status_events
+
+        apply_pending_status_events(sids)
 
 
 def _finish_or_wait(run: CampaignRun) -> str:
@@ -498,10 +507,7 @@ def _reconcile(run_id: int, gateway, rows) -> int:
             connection.tenant,
             sum(m.segments or 1 for m, f in zip(stale, found, strict=True) if f is None),
         )
-        if sent:
-            from messaging.status_callbacks import apply_pending_status_events
-
-            apply_pending_status_events([m.sid for m in sent])
+    _apply_early_callbacks([m.sid for m in sent])
     logger.warning(
         "Run %s: reconciled %d claims left sending (%d had been sent, %d will be sent)",
         run_id, len(stale), len(sent), len(stale) - len(sent),

@@ -130,8 +130,20 @@ def _consequences(message_sid: str, error) -> None:
 
 def apply_pending_status_events(message_sids) -> int:
     """Callbacks that arrived before we had written their message's SID (Twilio can call back
-    within milliseconds of accepting a message): apply them now, oldest first."""
-    events = MessageStatusEvent.objects.filter(message_sid__in=list(message_sids)).order_by(
-        "received_at", "id"
+    within milliseconds of accepting a message): apply them now. Only the most advanced one per
+    message matters (statuses move forward), so at most one update per message that has any."""
+    furthest = {}
+    events = MessageStatusEvent.objects.filter(message_sid__in=list(message_sids)).only(
+        "message_sid", "status", "error_code", "received_at"
     )
-    return sum(apply_status(e.message_sid, e.status, e.error_code) for e in events)
+    for event in events:
+        ours = OURS.get(event.status)
+        if ours is None:
+            continue
+        best = furthest.get(event.message_sid)
+        if best is None or (_rank(ours), event.received_at) > (
+            _rank(OURS[best.status]),
+            best.received_at,
+        ):
+            furthest[event.message_sid] = event
+    return sum(apply_status(e.message_sid, e.status, e.error_code) for e in furthest.values())

@@ -9,6 +9,7 @@ from tests.benchmarks.harness import Bench
 BENCHMARKS = {
     "signup": "tests.benchmarks.bench_signup",
     "twilio": "tests.benchmarks.bench_twilio",
+    "campaign": "tests.benchmarks.bench_campaign",
 }
 
 

@@ -74,6 +74,7 @@ class Bench:
             WHITENOISE_USE_FINDERS="1",
             SITE_URL=f"http://localhost:{port}",
             CELERY_TASK_DEFAULT_QUEUE="bench",
+            CELERY_SENDING_QUEUE="bench-sending",
             CACHE_KEY_PREFIX="bench",
             LOG_LEVEL="WARNING",
         )

@@ -252,3 +252,32 @@ def test_keyword_replies_go_out_and_are_counted_even_without_a_plan(in_acme, twi
     reply.refresh_from_db()
     assert reply.status == Message.Status.QUEUED and reply.segments == 1
     assert UsageRecord.objects.get(reference=f"message:{reply.pk}").messages == 1
+
+
+def test_callbacks_that_arrive_before_the_sid_is_written_are_applied_after_it(in_acme):
+    """Twilio can call back within milliseconds of accepting a text, while the dispatcher's
+    transaction writing the SID is still open: the callback finds no message, only its event is
+    stored, and it must still be applied once the SID lands."""
+    from messaging.models import MessageStatusEvent
+    from messaging.status_callbacks import apply_pending_status_events, record_status_callback
+
+    sid, failed_sid = "SM" + "d" * 32, "SM" + "e" * 32
+    for message_sid, statuses in [(sid, ["sent", "delivered"]), (failed_sid, ["undelivered"])]:
+        for status in statuses:
+            record_status_callback(
+                {"MessageSid": message_sid, "MessageStatus": status,
+                 **({"ErrorCode": "30003"} if status == "undelivered" else {})}
+            )  # fmt: skip
+    assert MessageStatusEvent.objects.count() == 3
+    for message_sid in (sid, failed_sid):  # the dispatcher's SID write, after the callbacks
+        Message.objects.create(
+            direction="out", kind="campaign", to_phone=fresh(1)[0], from_phone="+13055550100",
+            body="Hi", status=Message.Status.QUEUED, sid=message_sid,
+        )  # fmt: skip
+
+    assert apply_pending_status_events([sid, failed_sid]) == 2
+
+    assert Message.objects.get(sid=sid).status == Message.Status.DELIVERED
+    failed = Message.objects.get(sid=failed_sid)
+    assert (failed.status, failed.error_code) == (Message.Status.UNDELIVERED, 30003)
+    assert apply_pending_status_events([sid, failed_sid]) == 0  # nothing moves twice
