@@ -24,7 +24,7 @@ import logging
 import secrets
 import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -34,6 +34,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from messaging import campaigns, policy
+from messaging.bulk import update_rows
 from messaging.encoding import text_cost
 from messaging.models import CampaignRun, ConsentEvent, Contact, Message
 from messaging.phones import InvalidPhone, parse_phone
@@ -147,34 +148,97 @@ class ClaimToken:
             cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [cls.NAMESPACE, token])
 
 
+@dataclass
+class InFlight:
+    """A batch being sent (in the sender thread) while the dispatcher gets on with the next."""
+
+    claimed: list
+    future: Future
+    claim_seconds: float
+    started: float
+
+    @property
+    def message_ids(self):
+        return {item.message.pk for item in self.claimed}
+
+
 def _dispatch(run_id, lock_key, cache_token, token, deadline) -> str:
+    """Pipelined: batch k is sent by a sender thread while this thread claims batch k+1 and,
+    once k+1 is on its way, records k's outcomes. The database work hides behind the sending."""
     from smsplatform.providers.twilio import twilio_for
 
+    gateway = twilio_for(connection.tenant)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="sms-sender") as sender:
+        in_flight = None
+        try:
+            outcome, in_flight = _dispatch_loop(
+                run_id, lock_key, cache_token, token, deadline, gateway, sender
+            )
+        finally:
+            if in_flight is not None:  # never leave a sent batch unrecorded
+                _record_in_flight(run_id, in_flight, in_flight.future.result())
+    return outcome
+
+
+def _dispatch_loop(run_id, lock_key, cache_token, token, deadline, gateway, sender):
     organization = connection.tenant
-    gateway = twilio_for(organization)
+    in_flight = None
     while time.monotonic() < deadline:
         cache.set(lock_key, cache_token, LOCK_SECONDS)
-        reconcile_stale_claims(run_id, gateway, own_token=token)
+        reconcile_stale_claims(
+            run_id, gateway, own_token=token, in_flight=in_flight.message_ids if in_flight else ()
+        )
         run = CampaignRun.objects.select_related("campaign").get(pk=run_id)
         if run.status != CampaignRun.Status.SENDING:
-            return run.status
+            return run.status, in_flight
         block = policy.sending_block(organization)
         if block:
             pause_run(run, block)
-            return "paused"
+            return "paused", in_flight
+        claim_started = time.perf_counter()
         try:
             claimed = claim_batch(run, timezone.now(), token=token)
         except AllowanceUsedUp:
             pause_run(run, policy.ALLOWANCE_USED_UP)
-            return "paused"
-        if claimed:
-            send_claimed(run, claimed, gateway)
+            return "paused", in_flight
+        claim_seconds = time.perf_counter() - claim_started
+        results = in_flight.future.result() if in_flight is not None else None
+        next_flight = (
+            _start_sending(run, claimed, gateway, sender, claim_seconds) if claimed else None
+        )
+        if in_flight is not None:
+            _record_in_flight(run_id, in_flight, results, run=run)
+        in_flight = next_flight
+        if in_flight is not None:
             continue
         pause = _seconds_until_next_due(run)
         if pause is None or pause > SHORT_WAIT_SECONDS or time.monotonic() + pause > deadline:
-            return _finish_or_wait(run)
+            return _finish_or_wait(run), None
         time.sleep(max(pause, 0.05))  # a retry backoff of a few seconds: wait here, keep the lock
-    return "continue"
+    return "continue", in_flight
+
+
+def _start_sending(run, claimed, gateway, sender, claim_seconds) -> InFlight:
+    outgoing = outgoing_messages(run, claimed)
+    rate = policy.sending_rate(connection.tenant)
+    future = sender.submit(
+        gateway.send_messages,
+        outgoing,
+        concurrency=settings.TWILIO_SEND_CONCURRENCY,
+        max_per_second=rate,
+    )
+    return InFlight(claimed, future, claim_seconds, time.perf_counter())
+
+
+def _record_in_flight(run_id, in_flight: InFlight, results, run=None) -> None:
+    sent = time.perf_counter()
+    run = run or CampaignRun.objects.get(pk=run_id)
+    record_outcomes(run, {item.message.pk: item.message for item in in_flight.claimed}, results)
+    logger.info(
+        "Run %s: %d messages claimed in %.2fs, sent in %.2fs, recorded in %.2fs",
+        run_id, len(in_flight.claimed), in_flight.claim_seconds, sent - in_flight.started,
+        time.perf_counter() - sent,
+    )  # fmt: skip
 
 
 SHORT_WAIT_SECONDS = 5
@@ -238,11 +302,11 @@ def claim_batch(
             item.message.claimed_at, item.message.claim_token = now, token
             item.message.attempts += 1
             changed.append(item.message)
-        Message.objects.bulk_update(
+        update_rows(
+            Message,
             changed,
             ["status", "body", "segments", "send_after", "claimed_at", "claim_token", "attempts",
              "error_reason", "status_changed_at"],
-            batch_size=1000,
         )  # fmt: skip
     return to_send
 
@@ -291,12 +355,12 @@ def _number_zones(phone: str) -> tuple[str, ...]:
     return zones
 
 
-def send_claimed(run: CampaignRun, claimed: list[Claimed], gateway) -> None:
+def outgoing_messages(run: CampaignRun, claimed: list[Claimed]):
     from smsplatform.providers.twilio import OutgoingSMS
 
     sender = policy.sender_for(connection.tenant)
     callback = policy.status_callback_url()
-    outgoing = [
+    return [
         OutgoingSMS(
             key=str(item.message.pk),
             to=item.to_phone,
@@ -308,12 +372,6 @@ def send_claimed(run: CampaignRun, claimed: list[Claimed], gateway) -> None:
         )
         for item in claimed
     ]
-    results = gateway.send_messages(
-        outgoing,
-        concurrency=settings.TWILIO_SEND_CONCURRENCY,
-        max_per_second=policy.sending_rate(connection.tenant),
-    )
-    record_outcomes(run, {item.message.pk: item.message for item in claimed}, results)
 
 
 def record_outcomes(run, messages_by_id: dict, results) -> None:
@@ -353,11 +411,11 @@ def record_outcomes(run, messages_by_id: dict, results) -> None:
                 opted_out.append(message.contact_id)
         changed.append(message)
     with transaction.atomic():
-        Message.objects.bulk_update(
+        update_rows(
+            Message,
             changed,
             ["sid", "status", "sent_at", "status_changed_at", "error_code", "error_reason",
              "claimed_at", "send_after"],
-            batch_size=1000,
         )  # fmt: skip
         if accepted:
             contact_ids = [m.contact_id for m in accepted if m.contact_id]
@@ -449,14 +507,21 @@ def pause_run(run: CampaignRun, reason: str) -> None:
 
 
 def reconcile_stale_claims(
-    run_id: int, gateway, *, own_token: int | None = None, older_than_seconds: float | None = None
+    run_id: int,
+    gateway,
+    *,
+    own_token: int | None = None,
+    older_than_seconds: float | None = None,
+    in_flight=(),
 ) -> int:
     """Rows left "sending" are looked up at the provider: adopted if the text went out, released
     for sending if it did not. Only rows nobody is working on: those of a dispatcher that is
     gone (its advisory lock is free), and this dispatcher's own unknown outcomes once Twilio has
     had STALE_CLAIM_SECONDS to list them."""
     age = STALE_CLAIM_SECONDS if older_than_seconds is None else older_than_seconds
-    sending = Message.objects.filter(run_id=run_id, status=Message.Status.SENDING)
+    sending = Message.objects.filter(run_id=run_id, status=Message.Status.SENDING).exclude(
+        pk__in=list(in_flight)
+    )
     tokens = set(sending.values_list("claim_token", flat=True).distinct())
     total = 0
     for token in tokens:
@@ -492,10 +557,10 @@ def _reconcile(run_id: int, gateway, rows) -> int:
             message.status, message.claimed_at = Message.Status.PENDING, None
         message.claim_token = None
     with transaction.atomic():
-        Message.objects.bulk_update(
+        update_rows(
+            Message,
             stale,
             ["sid", "status", "sent_at", "status_changed_at", "claimed_at", "claim_token"],
-            batch_size=1000,
         )
         sent = [m for m, f in zip(stale, found, strict=True) if f is not None]
         policy.record_usage(

@@ -5,6 +5,7 @@ signature for that organization's account."""
 import logging
 
 from django.conf import settings
+from django.db import transaction
 from django.http import HttpResponse, HttpResponseBadRequest, HttpResponseForbidden
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
@@ -17,6 +18,7 @@ from messaging.status_callbacks import InvalidStatusCallback, record_status_call
 from organizations.models import Organization
 from smsplatform.http import client_ip
 from smsplatform.providers.twilio import twilio_signature_is_valid, webhook_auth_token
+from smsplatform.ttl_cache import ttl_cache
 
 logger = logging.getLogger(__name__)
 
@@ -31,14 +33,21 @@ def status_callback_url(organization) -> str:
     return f"{settings.TWILIO_WEBHOOK_BASE_URL}{path}"
 
 
+@ttl_cache(seconds=10)
+def _organization_and_token(organization_id: int, account_sid: str):
+    """Status callbacks come in thousands a second during a campaign: the organization and the
+    token its account signs with are looked up once per few seconds per process."""
+    organization = Organization.objects.customers().filter(pk=organization_id).first()
+    if organization is None:
+        return None, None
+    return organization, webhook_auth_token(organization, account_sid)
+
+
 @csrf_exempt
 @require_POST
 def twilio_status_callback(request, organization_id: int):
-    organization = Organization.objects.customers().filter(pk=organization_id).first()
-    auth_token = (
-        webhook_auth_token(organization, request.POST.get("AccountSid", ""))
-        if organization is not None
-        else None
+    organization, auth_token = _organization_and_token(
+        organization_id, request.POST.get("AccountSid", "")
     )
     # An unknown organization gets the same answer as a forged signature: nothing to learn.
     if auth_token is None or not twilio_signature_is_valid(request, auth_token):
@@ -49,7 +58,7 @@ def twilio_status_callback(request, organization_id: int):
         )
         return HttpResponseForbidden("Invalid Twilio signature")
     try:
-        with tenant_context(organization):
+        with tenant_context(organization), transaction.atomic():  # one commit for both writes
             record_status_callback(request.POST)
     except InvalidStatusCallback as exc:
         return HttpResponseBadRequest(str(exc))

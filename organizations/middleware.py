@@ -10,6 +10,7 @@ from django_tenants.middleware.main import TenantMainMiddleware
 from django_tenants.utils import get_public_schema_name
 
 from organizations.models import Membership
+from smsplatform.ttl_cache import ttl_cache
 
 
 @lru_cache(maxsize=256)
@@ -25,10 +26,25 @@ class TenantHostMiddleware(TenantMainMiddleware):
     reachable by a workspace host; anything else is 404."""
 
     def get_tenant(self, domain_model, hostname):
-        tenant = super().get_tenant(domain_model, hostname.lower())
-        if not (tenant.is_customer or tenant.schema_name == get_public_schema_name()):
+        tenant = _tenant_for_host(hostname.lower())
+        if tenant is None:
             raise domain_model.DoesNotExist
         return tenant
+
+
+@ttl_cache(seconds=5)
+def _tenant_for_host(hostname):
+    """The organization a host serves (customers and the public site only), or None. Every
+    request asks; cached for a few seconds per process."""
+    from organizations.models import Domain
+
+    domain = Domain.objects.select_related("tenant").filter(domain=hostname).first()
+    if domain is None:
+        return None
+    tenant = domain.tenant
+    if not (tenant.is_customer or tenant.schema_name == get_public_schema_name()):
+        return None
+    return tenant
 
 
 class TenantAccessMiddleware:

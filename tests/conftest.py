@@ -114,9 +114,15 @@ def world(django_db_setup, django_db_blocker) -> World:
 
 @pytest.fixture(autouse=True)
 def _public_schema_after_each_test():
-    """A test that switches to a tenant must not leak that schema into the next test."""
+    """A test that switches to a tenant must not leak that schema (or organizations cached by
+    host, created in its rolled-back transaction) into the next test."""
     yield
     connection.set_schema_to_public()
+    from messaging.webhooks import _organization_and_token
+    from organizations.middleware import _tenant_for_host
+
+    _tenant_for_host.cache_clear()
+    _organization_and_token.cache_clear()
 
 
 @pytest.fixture

@@ -191,7 +191,7 @@ def run(bench):
     configure(bench, port, account_sid, auth_token)
     start_sandbox(bench, port, account_sid, auth_token)
     bench.start_web(workers=3, threads=8)
-    worker = bench.start_worker(concurrency=2, queues="bench,bench-sending")
+    worker = bench.start_worker(concurrency=2, queues="bench,bench-sending", log_level="INFO")
     organization = create_organization(bench)
     insert_seconds = insert_contacts(organization, RECIPIENTS)
     print(f"{RECIPIENTS} contacts inserted in {insert_seconds:.1f}s", flush=True)

@@ -100,7 +100,7 @@ class Bench:
         self.processes.append(web)
         return web
 
-    def start_worker(self, concurrency=2, queues=None, name="bench-worker"):
+    def start_worker(self, concurrency=2, queues=None, name="bench-worker", log_level="WARNING"):
         from smsplatform.celery import app
 
         queue = queues or self.env["CELERY_TASK_DEFAULT_QUEUE"]
@@ -108,7 +108,7 @@ class Bench:
             name,
             [
                 sys.executable, "-m", "celery", "-A", "smsplatform", "worker", "-Q", queue,
-                "--concurrency", str(concurrency), "-n", f"{name}@%h", "-l", "WARNING",
+                "--concurrency", str(concurrency), "-n", f"{name}@%h", "-l", log_level,
                 "--without-gossip", "--without-mingle",
             ],
             self.env,
