@@ -104,7 +104,8 @@ def apply_status(message_sid: str, twilio_status: str, error_code: int | None) -
     if failed:
         reason = error.plain_reason if error else "The carrier could not deliver it."
         changes.update(error_code=error_code, error_reason=reason[:255])
-    with transaction.atomic():
+    # No savepoint: a failure here fails the callback's whole transaction anyway.
+    with transaction.atomic(savepoint=False):
         updated = Message.objects.filter(sid=message_sid, status__in=earlier).update(**changes)
         if updated and error is not None:
             _consequences(message_sid, error)
