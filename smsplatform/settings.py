@@ -231,6 +231,7 @@ TWILIO_AUTH_TOKEN = env.str("TWILIO_AUTH_TOKEN", default="")
 TWILIO_API_BASE = env.str("TWILIO_API_BASE", default="https://api.twilio.com")
 TWILIO_MESSAGING_BASE = env.str("TWILIO_MESSAGING_BASE", default="https://messaging.twilio.com")
 TWILIO_TRUSTHUB_BASE = env.str("TWILIO_TRUSTHUB_BASE", default="https://trusthub.twilio.com")
+TWILIO_EVENTS_BASE = env.str("TWILIO_EVENTS_BASE", default="https://events.twilio.com")
 # The ISV's own approved Primary Business Profile (BU...), linked to every customer's profile.
 TWILIO_ISV_PRIMARY_PROFILE_SID = env.str("TWILIO_ISV_PRIMARY_PROFILE_SID", default="")
 # TrustHub writes to this address about reviews: the ISV's monitored mailbox, not the customer's.

@@ -35,3 +35,4 @@ if not os.environ.get("TWILIO_API_BASE"):
     TWILIO_API_BASE = "http://127.0.0.1:9/api"
     TWILIO_MESSAGING_BASE = "http://127.0.0.1:9/messaging"
     TWILIO_TRUSTHUB_BASE = "http://127.0.0.1:9/trusthub"
+    TWILIO_EVENTS_BASE = "http://127.0.0.1:9/events"
