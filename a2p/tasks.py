@@ -1,0 +1,33 @@
+"""Celery tasks of the A2P registration: each takes a registration id, calls the engine or a
+service, and is safe to run twice (the engine holds one lock per registration and never creates
+what an earlier run made)."""
+
+from celery import shared_task
+
+from a2p import engine, services
+
+BUSY_RETRY_SECONDS = 5
+
+
+@shared_task(bind=True, acks_late=True, max_retries=120)
+def advance_registration(self, registration_id: int):
+    """Run every step that can run now (engine.advance)."""
+    outcome = engine.advance(registration_id)
+    if outcome == "busy":  # another worker has it; make sure nothing it left is forgotten
+        raise self.retry(countdown=BUSY_RETRY_SECONDS)
+    return outcome
+
+
+@shared_task(bind=True, acks_late=True, max_retries=120)
+def refresh_registration(self, registration_id: int, source: str = "webhook"):
+    """Read Twilio's verdicts (after a webhook) and move the registration on."""
+    outcome = engine.refresh(registration_id, source=source)
+    if outcome == "busy":
+        raise self.retry(countdown=BUSY_RETRY_SECONDS)
+    return outcome
+
+
+@shared_task
+def poll_registrations():
+    """celery-beat, every minute: the fallback for webhooks that never came."""
+    return services.poll_due_registrations()
