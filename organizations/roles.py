@@ -35,6 +35,9 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "campaigns.view": _EVERYONE,
     "campaigns.edit": _EVERYONE,
     "campaigns.send": _MANAGERS,
+    # A2P registration: everyone follows it; owners and admins answer for the business.
+    "registration.view": _EVERYONE,
+    "registration.manage": _MANAGERS,
 }
 
 

@@ -7,5 +7,6 @@ from smsplatform.health import healthz
 urlpatterns = [
     path("", include("organizations.urls")),
     path("", include("messaging.urls")),
+    path("", include("a2p.urls")),
     path("healthz", healthz, name="healthz"),
 ]
