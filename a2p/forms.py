@@ -150,7 +150,7 @@ class RegistrationForm(forms.Form):
     street_secondary = forms.CharField(max_length=255, required=False, label="Suite or unit")
     city = forms.CharField(max_length=100)
     state = forms.CharField(
-        max_length=2, label="State or province", help_text="Two letters, e.g. TX or ON."
+        max_length=40, label="State or province", help_text="Two letters, e.g. TX or ON."
     )
     postal_code = forms.CharField(max_length=10, label="ZIP or postal code")
     country = forms.ChoiceField(choices=COUNTRIES, initial="US")
@@ -273,7 +273,9 @@ class RegistrationForm(forms.Form):
         return " ".join(self.cleaned_data["legal_name"].split())
 
     def clean_state(self):
-        return self.cleaned_data["state"].strip().upper()
+        state = " ".join(self.cleaned_data["state"].split())
+        by_name = {name.lower(): code for name, code in US_STATES.items()}
+        return by_name.get(state.lower(), state.upper())
 
     def clean_postal_code(self):
         return self.cleaned_data["postal_code"].strip().upper()
@@ -374,7 +376,11 @@ class RegistrationForm(forms.Form):
         if len(given) < SAMPLE_COUNT[0]:
             self.add_error("sample_2" if given else "sample_1", "Give at least two sample texts.")
             return
-        names = [name for name in (*self.business_names, cleaned.get("legal_name")) if name]
+        names = [
+            _without_legal_suffix(name)
+            for name in (*self.business_names, cleaned.get("legal_name"))
+            if name
+        ]
         if not any(name.lower() in text.lower() for text in given for name in names):
             self.add_error(
                 "sample_1", "Say who is texting: put your business name in your sample texts."
@@ -390,6 +396,17 @@ class RegistrationForm(forms.Form):
         ):
             self.add_error("has_phone_numbers", "Your samples contain a phone number: tick this.")
         cleaned["samples"] = given
+
+
+_LEGAL_SUFFIX = re.compile(
+    r"[\s,]+(llc|l\.l\.c\.|inc\.?|incorporated|corp\.?|corporation|co\.?|ltd\.?|limited)$",
+    re.I,
+)
+
+
+def _without_legal_suffix(name: str) -> str:
+    """ "Acme Boutique LLC" is "Acme Boutique" in a text."""
+    return _LEGAL_SUFFIX.sub("", name.strip()) or name
 
 
 def _length_checked(text: str, limits: tuple[int, int]) -> str:

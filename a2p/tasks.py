@@ -6,7 +6,7 @@ from celery import shared_task
 
 from a2p import engine, services
 
-BUSY_RETRY_SECONDS = 5
+BUSY_RETRY_SECONDS = 2
 
 
 @shared_task(bind=True, acks_late=True, max_retries=120)
