@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from a2p import engine
 from a2p.models import Registration, RegistrationEvent, TwilioAccount
-from a2p.throttle import ThrottledGateway, shared_redis
+from a2p.throttle import shared_redis
 from organizations.models import Organization
 from organizations.services import record_audit
 from smsplatform.providers.errors import AmbiguousOutcome
@@ -152,16 +152,14 @@ def resubmit_registration(organization, details: dict, *, actor, ip=None) -> Reg
     return registration
 
 
-def _number_gateway(organization):
-    from smsplatform.providers.twilio import twilio_for
-
-    return ThrottledGateway(twilio_for(organization))
-
-
 def find_numbers(registration: Registration, *, area_code: str | None = None, limit: int = 10):
     """Numbers the organization could take: in ``area_code``, or else near the business (its
-    ZIP code, then its state, then its representative's area code, then anywhere)."""
-    gateway = _number_gateway(registration.organization)
+    ZIP code, then its state, then its representative's area code, then anywhere). A search is
+    not a registration request: it does not queue behind the registration limiter, so the page
+    answers at once."""
+    from smsplatform.providers.twilio import twilio_for
+
+    gateway = twilio_for(registration.organization)
     if area_code:
         return gateway.search_available_numbers(area_code=int(area_code), limit=limit)
     details = registration.details

@@ -3,8 +3,10 @@ service, and is safe to run twice (the engine holds one lock per registration an
 what an earlier run made)."""
 
 from celery import shared_task
+from django.utils import timezone
 
 from a2p import engine, services
+from a2p.models import Registration
 
 BUSY_RETRY_SECONDS = 2
 
@@ -15,6 +17,17 @@ def advance_registration(self, registration_id: int):
     outcome = engine.advance(registration_id)
     if outcome == "busy":  # another worker has it; make sure nothing it left is forgotten
         raise self.retry(countdown=BUSY_RETRY_SECONDS)
+    if outcome == "continue":
+        advance_registration.delay(registration_id)
+    elif outcome == "later":  # woken before its retry is due (a webhook, clocks apart)
+        due = (
+            Registration.objects.filter(pk=registration_id)
+            .values_list("next_attempt_at", flat=True)
+            .first()
+        )
+        if due is not None:
+            wait = max(1.0, (due - timezone.now()).total_seconds())
+            advance_registration.apply_async((registration_id,), countdown=wait)
     return outcome
 
 

@@ -262,6 +262,8 @@ A2P_RETRY_BASE_SECONDS = env.float("A2P_RETRY_BASE_SECONDS", default=30.0)
 A2P_RETRY_CAP_SECONDS = env.float("A2P_RETRY_CAP_SECONDS", default=3600.0)
 # How often a registration waiting for a review is polled (webhooks usually come first).
 A2P_POLL_INTERVAL_SECONDS = env.int("A2P_POLL_INTERVAL_SECONDS", default=900)
+# One task works on a registration this long, then hands over to a fresh task.
+A2P_ADVANCE_TIME_BUDGET_SECONDS = env.float("A2P_ADVANCE_TIME_BUDGET_SECONDS", default=120.0)
 
 
 # --- Stripe (every call goes through smsplatform/providers/stripe.py) -----------------------

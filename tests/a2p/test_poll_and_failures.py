@@ -121,3 +121,13 @@ def test_a_refused_call_fails_the_registration_with_twilios_reason(
     assert registration.failure_retryable is False
     event = registration.events.filter(kind="failure").get()
     assert event.data["retryable"] is False and event.data["code"] == 20001
+
+
+def test_a_long_run_hands_over_to_a_fresh_task(acme, users, twilio_sandbox):
+    """No registration holds a worker for long while others wait for their slots."""
+    registration = submitted(acme, users["acme_owner"])
+    assert engine.advance(registration.pk, time_budget=0.05) == "continue"
+    registration.refresh_from_db()
+    assert 0 < len(registration.completed_steps) < len(engine.STEPS)
+    assert registration.status == Status.WORKING
+    assert engine.advance(registration.pk) == Status.IN_REVIEW  # the next task carries on
