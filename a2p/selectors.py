@@ -98,13 +98,27 @@ USUAL_WAIT = {
 TRACKED_STAGES = list(USUAL_WAIT)
 
 
+STATE_LABELS = {
+    "done": "Done",
+    "current": "In progress",
+    "review": "In review",
+    "action": "Needs you",
+    "failed": "Delayed",
+    "waiting": "Not started",
+}
+
+
 @dataclass(frozen=True)
 class StageView:
     stage: str
     label: str
-    state: str  # done, current, review, action, failed, waiting (not started)
+    state: str  # a key of STATE_LABELS
     now: str  # what is happening, in plain words
     usual_wait: str
+
+    @property
+    def state_label(self) -> str:
+        return STATE_LABELS[self.state]
 
 
 def stage_overview(registration: Registration) -> list[StageView]:

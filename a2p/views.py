@@ -18,7 +18,7 @@ from a2p.forms import (
 from a2p.models import Registration
 from organizations.permissions import check_permission, has_permission, require_permission
 from smsplatform.http import client_ip
-from smsplatform.providers.errors import ProviderError
+from smsplatform.providers.errors import ProviderError, RetryableError
 
 Status = Registration.Status
 
@@ -148,7 +148,7 @@ def registration_number(request):
         except services.RegistrationRefused as exc:
             error = exc.message
         except ProviderError as exc:
-            error = exc.plain_reason
+            error = _search_failed(exc)
         else:
             messages.success(request, "Getting your number ready…")
             return redirect("registration")
@@ -158,7 +158,7 @@ def registration_number(request):
                 registration, area_code=search.cleaned_data["area_code"]
             )
         except ProviderError as exc:
-            error = exc.plain_reason
+            error = _search_failed(exc)
         if not numbers and not error:
             error = "No numbers are free in that area code right now. Try a nearby one."
     return render(
@@ -173,3 +173,9 @@ def registration_number(request):
         },
         status=400 if error else 200,
     )
+
+
+def _search_failed(error: ProviderError) -> str:
+    if isinstance(error, RetryableError):
+        return "Twilio could not be reached just now. Try again in a moment."
+    return error.plain_reason

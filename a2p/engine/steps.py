@@ -30,6 +30,10 @@ EVENT_TYPES = [
 ]
 # A number someone else bought meanwhile, or one that is not valid: the customer picks again.
 NUMBER_GONE_CODES = {21421, 21422, 21452}
+# A campaign refused on creation for what the customer answered or must do (the brand contact's
+# email confirmation, 30994; a use case not allowed, 30900; not in English, 30910): they fix
+# it and resubmit, which tries the campaign again.
+CAMPAIGN_REFUSALS_FOR_THE_CUSTOMER = {30900, 30910, 30994}
 
 
 def _ensure_subaccount(run: Run):
@@ -251,14 +255,23 @@ def _messaging_service(run: Run):
 def _campaign(run: Run):
     registration = run.registration
     service_sid = registration.messaging_service_sid
-    run.create_once(
-        "campaign",
-        "campaign_sid",
-        find=lambda: run.gateway.list_a2p_campaigns(service_sid),
-        create=lambda: run.gateway.create_a2p_campaign(
-            service_sid, brand_sid=registration.brand_sid, **submission.campaign(run.details)
-        ),
-    )
+    try:
+        run.create_once(
+            "campaign",
+            "campaign_sid",
+            find=lambda: run.gateway.list_a2p_campaigns(service_sid),
+            create=lambda: run.gateway.create_a2p_campaign(
+                service_sid, brand_sid=registration.brand_sid, **submission.campaign(run.details)
+            ),
+        )
+    except errors.ProviderRequestError as exc:
+        if exc.code not in CAMPAIGN_REFUSALS_FOR_THE_CUSTOMER:
+            raise
+        raise NeedsCustomer(
+            "Twilio refused the campaign.",
+            [{"object": "campaign", "code": exc.code, "description": str(exc.message),
+              "fields": []}],
+        ) from exc  # fmt: skip
     save_fields(registration, campaign_status=registration.campaign_status or "IN_PROGRESS")
 
 

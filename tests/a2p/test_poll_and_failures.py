@@ -11,7 +11,7 @@ from a2p import engine, services
 from a2p.models import Registration
 from smsplatform.providers.errors import ProviderRequestError, RetryableError
 from smsplatform.providers.twilio import TwilioGateway
-from tests.a2p.helpers import drive, submitted
+from tests.a2p.helpers import checked_details, drive, submitted
 
 Status = Registration.Status
 Stage = Registration.Stage
@@ -131,3 +131,19 @@ def test_a_long_run_hands_over_to_a_fresh_task(acme, users, twilio_sandbox):
     assert 0 < len(registration.completed_steps) < len(engine.STEPS)
     assert registration.status == Status.WORKING
     assert engine.advance(registration.pk) == Status.IN_REVIEW  # the next task carries on
+
+
+def test_a_campaign_twilio_refuses_at_creation_waits_on_the_customer(acme, users, twilio_sandbox):
+    """E.g. a use case this brand may not register (30900): the customer changes it and
+    resubmits; the campaign is tried again."""
+    owner = users["acme_owner"]
+    registration = submitted(acme, owner)
+    details = {**registration.details, "use_case": "POLITICAL"}
+    Registration.objects.filter(pk=registration.pk).update(details=details)
+    registration = drive(registration, until=lambda r: r.status == Status.WAITING_ON_CUSTOMER)
+    assert registration.stage == Stage.CAMPAIGN and registration.campaign_sid == ""
+    assert [r["code"] for r in registration.rejection] == [30900]
+
+    services.resubmit_registration(acme, checked_details(), actor=owner)
+    registration = drive(registration, until=lambda r: r.campaign_status == "VERIFIED")
+    assert registration.campaign_sid
