@@ -96,16 +96,34 @@ def _rejected(registration, what: str, reasons: list[dict], source: str) -> None
         )
 
 
+def _reasons(what: str, errors_: list | None) -> list[dict]:
+    """Twilio's errors[] of a rejected object, as the registration keeps them."""
+    return [
+        {
+            "object": what,
+            "code": error.get("code"),
+            "description": error.get("description") or "",
+            "fields": error.get("fields") or [],
+        }
+        for error in errors_ or []
+    ]
+
+
+def _approved(registration, stage, message: str, source: str) -> None:
+    """An approval the engine was waiting for sets it working again; any other is noted."""
+    if registration.status == Status.IN_REVIEW and registration.stage == stage:
+        transition(registration, status=Status.WORKING, kind=Kind.VERDICT, message=message,
+                   data={"source": source})  # fmt: skip
+    else:
+        record_event(registration, Kind.VERDICT, message, data={"source": source})
+
+
 def apply_bundle_verdict(registration, status_field, what, bundle, source) -> None:
     if getattr(registration, status_field) == bundle.status:
         return
     save_fields(registration, **{status_field: bundle.status})
     if bundle.status == REJECTED_BUNDLE:
-        reasons = [
-            {"object": what, "code": error.get("code"), "description": "", "fields": []}
-            for error in bundle.errors or []
-        ]
-        _rejected(registration, what, reasons, source)
+        _rejected(registration, what, _reasons(what, bundle.errors), source)
     else:
         record_event(
             registration,
@@ -125,23 +143,10 @@ def apply_brand_verdict(registration, brand, source) -> None:
         brand_score=brand.brand_score,
     )
     if brand.status == "APPROVED":
-        message = f"The brand is approved (score {brand.brand_score or 0})."
-        if registration.status == Status.IN_REVIEW and registration.stage == Stage.BRAND:
-            transition(registration, status=Status.WORKING, kind=Kind.VERDICT, message=message,
-                       data={"source": source})  # fmt: skip
-        else:
-            record_event(registration, Kind.VERDICT, message, data={"source": source})
+        score = brand.brand_score or 0
+        _approved(registration, Stage.BRAND, f"The brand is approved (score {score}).", source)
     elif brand.status == "FAILED":
-        reasons = [
-            {
-                "object": "brand",
-                "code": error.get("code"),
-                "description": error.get("description") or "",
-                "fields": error.get("fields") or [],
-            }
-            for error in brand.errors or []
-        ]
-        _rejected(registration, "brand", reasons, source)
+        _rejected(registration, "brand", _reasons("brand", brand.errors), source)
     elif brand.status in ("SUSPENDED", "DELETION_PENDING", "DELETION_FAILED", "DELETED"):
         transition(
             registration,
@@ -168,23 +173,9 @@ def apply_campaign_verdict(registration, campaign, source) -> None:
         return
     save_fields(registration, campaign_status=status, campaign_rate_limits=campaign.rate_limits)
     if status == "VERIFIED":
-        message = "The carriers approved the campaign."
-        if registration.status == Status.IN_REVIEW and registration.stage == Stage.CAMPAIGN:
-            transition(registration, status=Status.WORKING, kind=Kind.VERDICT, message=message,
-                       data={"source": source})  # fmt: skip
-        else:
-            record_event(registration, Kind.VERDICT, message, data={"source": source})
+        _approved(registration, Stage.CAMPAIGN, "The carriers approved the campaign.", source)
     elif status == "FAILED":
-        reasons = [
-            {
-                "object": "campaign",
-                "code": error.get("code"),
-                "description": error.get("description") or "",
-                "fields": error.get("fields") or [],
-            }
-            for error in campaign.errors or []
-        ]
-        _rejected(registration, "campaign", reasons, source)
+        _rejected(registration, "campaign", _reasons("campaign", campaign.errors), source)
     else:
         record_event(
             registration,
