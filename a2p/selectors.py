@@ -150,7 +150,7 @@ def _stage_state(registration, stage, position, current) -> tuple[str, str]:
             return "action", "Approved! Choose your phone number."
         return "action", "Needs a change from you: see below."
     if status == Status.FAILED:
-        return "failed", "Something went wrong on our side; our team has been told."
+        return "failed", "Something went wrong on our side; our support team sees it."
     if status == Status.ON_HOLD:
         return "review", "Our team is checking your registration by hand."
     return "waiting", "Not started yet."

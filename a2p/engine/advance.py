@@ -1,6 +1,7 @@
 """Running the steps: ``advance`` carries a registration on until it must wait (for a review,
 for the customer, or for the retry of a failed call)."""
 
+import logging
 import time
 from datetime import timedelta
 
@@ -22,6 +23,8 @@ from a2p.models import Registration
 from organizations.services import record_audit
 from smsplatform.providers import errors
 from smsplatform.providers.pacing import backoff_delay
+
+logger = logging.getLogger(__name__)
 
 Stage = Registration.Stage
 Status = Registration.Status
@@ -133,6 +136,10 @@ def _call_failed(registration: Registration, step: Step, exc: errors.ProviderErr
         )
         enqueue_advance(registration.pk, countdown=delay)
         return
+    logger.error(
+        "a2p: registration %s failed at step %s (%s %s): %s",
+        registration.pk, step.name, type(exc).__name__, exc.code, exc.message,
+    )  # fmt: skip
     transition(
         registration,
         status=Status.FAILED,
