@@ -213,18 +213,31 @@ def pick_number_near_business(organization, *, actor) -> Registration:
 # --- webhooks and the poll -------------------------------------------------------------------
 
 
+def refresh_queued_key(registration_id: int) -> str:
+    return (
+        f"{settings.CACHES['default'].get('KEY_PREFIX', '')}:a2p:refresh-queued:{registration_id}"
+    )
+
+
 def record_webhook(registration: Registration, summary: str, payload: dict) -> None:
-    """Keep a webhook in the history, then read the verdict it hints at from Twilio."""
+    """Keep a webhook in the history, then read the verdict it hints at from Twilio. A burst
+    of webhooks queues one refresh, not one each (the refresh reads every verdict)."""
     from a2p.tasks import refresh_registration
 
     engine.record_event(registration, Kind.WEBHOOK, summary, data=payload)
-    transaction.on_commit(lambda: refresh_registration.delay(registration.pk, "webhook"))
+
+    def queue_refresh():
+        if shared_redis().set(refresh_queued_key(registration.pk), 1, nx=True, ex=60):
+            refresh_registration.delay(registration.pk, "webhook")
+
+    transaction.on_commit(queue_refresh)
 
 
-def poll_due_registrations(*, limit: int = 100) -> int:
+def poll_due_registrations(*, limit: int = 20) -> int:
     """The fallback for webhooks that never came: refresh the registrations waiting for a
     review whose poll is due, and restart those whose retry task was lost. One poller at a
-    time; how many registrations it looked at."""
+    time, ``limit`` registrations a run (at one registration request a second, a run fits in
+    the minute between two runs); how many registrations it looked at."""
     client = shared_redis()
     key = f"{settings.CACHES['default'].get('KEY_PREFIX', '')}:a2p:poll"
     if not client.set(key, "1", nx=True, ex=600):

@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from a2p import engine, services
 from a2p.models import Registration
+from a2p.throttle import shared_redis
 
 BUSY_RETRY_SECONDS = 2
 
@@ -34,6 +35,8 @@ def advance_registration(self, registration_id: int):
 @shared_task(bind=True, acks_late=True, max_retries=120)
 def refresh_registration(self, registration_id: int, source: str = "webhook"):
     """Read Twilio's verdicts (after a webhook) and move the registration on."""
+    # From here on, a new webhook queues a new refresh: it may bring news this one misses.
+    shared_redis().delete(services.refresh_queued_key(registration_id))
     outcome = engine.refresh(registration_id, source=source)
     if outcome == "busy":
         raise self.retry(countdown=BUSY_RETRY_SECONDS)

@@ -10,9 +10,10 @@ import pytest
 from django.test import Client
 from twilio.request_validator import RequestValidator
 
-from a2p import engine
+from a2p import engine, tasks
 from a2p.models import Registration, RegistrationEvent, TwilioAccount
-from a2p.services import ensure_twilio_subaccount
+from a2p.services import ensure_twilio_subaccount, refresh_queued_key
+from a2p.throttle import shared_redis
 from a2p.webhooks import event_streams_url, trusthub_callback_url
 from tests.a2p.helpers import drive, submitted
 
@@ -162,3 +163,18 @@ def test_a_trusthub_callback_by_get_is_taken_too(client, registration):
     assert webhooks_of(registration).get().data["BundleSid"] == registration.trust_product_sid
     assert client.get(url, HTTP_X_TWILIO_SIGNATURE="forged").status_code == 403
     assert webhooks_of(registration).count() == 1
+
+
+def test_a_burst_of_webhooks_queues_one_refresh(
+    client, registration, monkeypatch, django_capture_on_commit_callbacks
+):
+    queued = []
+    monkeypatch.setattr(tasks.refresh_registration, "delay", lambda *args: queued.append(args))
+    shared_redis().delete(refresh_queued_key(registration.pk))
+    token = TwilioAccount.objects.get(organization=registration.organization).auth_token
+    with django_capture_on_commit_callbacks(execute=True):
+        for _ in range(3):
+            post_events(client, registration.organization, [brand_event(registration)], token)
+    assert webhooks_of(registration).count() == 3  # every one kept
+    assert queued == [(registration.pk, "webhook")]  # one read of Twilio's verdicts
+    shared_redis().delete(refresh_queued_key(registration.pk))
