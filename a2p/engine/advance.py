@@ -11,6 +11,7 @@ from django.utils import timezone
 from a2p.engine.corrections import CORRECTIONS_STEP
 from a2p.engine.history import (
     Kind,
+    RegistrationChanged,
     enqueue_advance,
     record_event,
     registration_lock,
@@ -52,21 +53,28 @@ def advance(registration_id: int, *, time_budget: float | None = None) -> str:
         if registration.next_attempt_at and registration.next_attempt_at > timezone.now():
             return "later"
         run = Run(registration)
-        while registration.status == Status.WORKING:
-            if time.monotonic() > deadline:
-                return "continue"
-            lock.renew()
-            step = next_step(registration)
-            if step is None:
-                break
-            if step is not CORRECTIONS_STEP and step.stage != registration.stage:
-                transition(
-                    registration,
-                    stage=step.stage,
-                    message=f"Now at: {Stage(step.stage).label.lower()}.",
-                )
-            if not _run_step(run, step):
-                break
+        try:
+            while registration.status == Status.WORKING:
+                if time.monotonic() > deadline:
+                    return "continue"
+                lock.renew()
+                # An operator may have held it, or a customer acted, since the last step.
+                registration.refresh_from_db(fields=["status", "pending_corrections"])
+                if registration.status != Status.WORKING:
+                    break
+                step = next_step(registration)
+                if step is None:
+                    break
+                if step is not CORRECTIONS_STEP and step.stage != registration.stage:
+                    transition(
+                        registration,
+                        stage=step.stage,
+                        message=f"Now at: {Stage(step.stage).label.lower()}.",
+                    )
+                if not _run_step(run, step):
+                    break
+        except RegistrationChanged:
+            registration.refresh_from_db(fields=["status"])
         return registration.status
 
 

@@ -40,7 +40,11 @@ def transition(
     actor=None,
     **fields,
 ) -> Registration:
-    """Change the registration's stage, status and other ``fields``, and append the event."""
+    """Change the registration's stage, status and other ``fields``, and append the event.
+
+    A status only changes from the one this copy holds: if someone else changed it meanwhile
+    (an operator's hold while the engine was at a step), RegistrationChanged is raised and
+    nothing is written, so a hold is never overwritten by a run that started before it."""
     changed = dict(fields)
     if stage is not None and stage != registration.stage:
         changed["stage"] = stage
@@ -48,12 +52,20 @@ def transition(
         changed["status"] = status
     if "stage" in changed or "status" in changed:
         changed["status_changed_at"] = timezone.now()
-    for name, value in changed.items():
-        setattr(registration, name, value)
-    if changed:
-        registration.save(update_fields=[*changed, "updated_at"])
+    if "status" in changed:
+        updated = Registration.objects.filter(pk=registration.pk, status=registration.status)
+        if not updated.update(**changed, updated_at=timezone.now()):
+            raise RegistrationChanged(registration.pk)
+        for name, value in changed.items():
+            setattr(registration, name, value)
+    elif changed:
+        save_fields(registration, **changed)
     record_event(registration, kind, message, data=data, actor=actor)
     return registration
+
+
+class RegistrationChanged(Exception):
+    """Someone else changed the registration's status since this copy was read."""
 
 
 def save_fields(registration, **fields):

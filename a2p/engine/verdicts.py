@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from a2p.engine.history import (
     Kind,
+    RegistrationChanged,
     enqueue_advance,
     record_event,
     registration_lock,
@@ -39,6 +40,8 @@ def refresh(registration_id: int, *, source: str) -> str:
             _read_verdicts(registration, source)
         except errors.ProviderError as exc:
             logger.warning("a2p: refreshing registration %s failed: %r", registration.pk, exc)
+        except RegistrationChanged:  # an operator or the customer acted meanwhile: theirs wins
+            registration.refresh_from_db()
         save_fields(
             registration,
             next_poll_at=timezone.now() + timedelta(seconds=settings.A2P_POLL_INTERVAL_SECONDS),

@@ -9,10 +9,11 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from a2p import engine
+from a2p import engine, services
 from a2p.models import Registration, RegistrationEvent
 from organizations.models import AuditLog, Organization
 from organizations.services import create_organization
+from smsplatform.providers.twilio import TwilioGateway
 from tests.a2p.helpers import checked_details, drive, submitted
 from tests.conftest import workspace_client
 
@@ -153,3 +154,20 @@ def test_the_history_cannot_be_rewritten(acme):
         RegistrationEvent.objects.filter(pk=event.pk).delete()
     with pytest.raises(TypeError):
         RegistrationEvent.objects.filter(pk=event.pk).update(message="changed")
+
+
+def test_a_hold_during_a_running_step_stops_the_engine_after_it(acme, users, twilio_sandbox,
+                                                                 monkeypatch):  # fmt: skip
+    registration = submitted(acme, users["acme_owner"])
+    real = TwilioGateway.create_trust_product
+
+    def operator_holds_meanwhile(self, *args, **kwargs):
+        services.hold_for_review(registration, actor=users["staff"], reason="looks odd")
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(TwilioGateway, "create_trust_product", operator_holds_meanwhile)
+    assert engine.advance(registration.pk) == Status.ON_HOLD
+    registration.refresh_from_db()
+    assert registration.status == Status.ON_HOLD and registration.hold_reason == "looks odd"
+    assert registration.trust_product_sid  # the step in flight finished and was kept...
+    assert registration.brand_sid == ""  # ...and nothing after it was sent
