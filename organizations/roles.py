@@ -38,6 +38,9 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     # Billing: everyone sees the plan and usage; only owners pay, change plan or cancel.
     "billing.view": _EVERYONE,
     "billing.manage": _OWNERS,
+    # A2P registration: everyone follows it; owners and admins answer for the business.
+    "registration.view": _EVERYONE,
+    "registration.manage": _MANAGERS,
 }
 
 

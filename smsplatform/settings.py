@@ -182,6 +182,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "billing.tasks.process_pending_stripe_events",
         "schedule": 600.0,
     },
+    "poll-a2p-registrations": {
+        "task": "a2p.tasks.poll_registrations",
+        "schedule": 60.0,
+    },
 }
 
 # --- Auth -----------------------------------------------------------------------------------
@@ -254,6 +258,7 @@ TWILIO_AUTH_TOKEN = env.str("TWILIO_AUTH_TOKEN", default="")
 TWILIO_API_BASE = env.str("TWILIO_API_BASE", default="https://api.twilio.com")
 TWILIO_MESSAGING_BASE = env.str("TWILIO_MESSAGING_BASE", default="https://messaging.twilio.com")
 TWILIO_TRUSTHUB_BASE = env.str("TWILIO_TRUSTHUB_BASE", default="https://trusthub.twilio.com")
+TWILIO_EVENTS_BASE = env.str("TWILIO_EVENTS_BASE", default="https://events.twilio.com")
 # The ISV's own approved Primary Business Profile (BU...), linked to every customer's profile.
 TWILIO_ISV_PRIMARY_PROFILE_SID = env.str("TWILIO_ISV_PRIMARY_PROFILE_SID", default="")
 # TrustHub writes to this address about reviews: the ISV's monitored mailbox, not the customer's.
@@ -271,6 +276,17 @@ TWILIO_BACKOFF_BASE = env.float("TWILIO_BACKOFF_BASE", default=0.5)
 TWILIO_BACKOFF_CAP = env.float("TWILIO_BACKOFF_CAP", default=20.0)
 # The SDK logs every request, phone numbers in its query included, at INFO.
 LOGGING["loggers"]["twilio"] = {"level": "WARNING"}
+# A2P registration (a2p/engine.py, docs/a2p.md). Twilio asks for at most one brand or campaign
+# registration request per second: every registration request takes a slot, platform-wide.
+A2P_REGISTRATION_CALLS_PER_SECOND = env.float("A2P_REGISTRATION_CALLS_PER_SECOND", default=1.0)
+# A failed registration call Twilio may not have processed is tried again, with backoff.
+A2P_MAX_ATTEMPTS = env.int("A2P_MAX_ATTEMPTS", default=8)
+A2P_RETRY_BASE_SECONDS = env.float("A2P_RETRY_BASE_SECONDS", default=30.0)
+A2P_RETRY_CAP_SECONDS = env.float("A2P_RETRY_CAP_SECONDS", default=3600.0)
+# How often a registration waiting for a review is polled (webhooks usually come first).
+A2P_POLL_INTERVAL_SECONDS = env.int("A2P_POLL_INTERVAL_SECONDS", default=900)
+# One task works on a registration this long, then hands over to a fresh task.
+A2P_ADVANCE_TIME_BUDGET_SECONDS = env.float("A2P_ADVANCE_TIME_BUDGET_SECONDS", default=120.0)
 
 
 # --- Stripe (every call goes through smsplatform/providers/stripe.py) -----------------------

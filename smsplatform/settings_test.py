@@ -12,6 +12,9 @@ os.environ.setdefault("SITE_URL", "http://localhost")
 # fails at once (the discard port).
 os.environ.setdefault("STRIPE_API_BASE", "http://127.0.0.1:9")
 os.environ.setdefault("STRIPE_MAX_NETWORK_RETRIES", "0")
+# A registration makes ~30 Twilio calls; at the production 1/s each test would wait half a
+# minute. The throttle's own test uses the production rate.
+os.environ.setdefault("A2P_REGISTRATION_CALLS_PER_SECOND", "50")
 
 from smsplatform.settings import *  # noqa: F403
 from smsplatform.settings import CACHES
@@ -40,3 +43,4 @@ if not os.environ.get("TWILIO_API_BASE"):
     TWILIO_API_BASE = "http://127.0.0.1:9/api"
     TWILIO_MESSAGING_BASE = "http://127.0.0.1:9/messaging"
     TWILIO_TRUSTHUB_BASE = "http://127.0.0.1:9/trusthub"
+    TWILIO_EVENTS_BASE = "http://127.0.0.1:9/events"

@@ -11,6 +11,7 @@ urlpatterns = [
     path("", include("organizations.urls_public")),
     path("", include("messaging.urls_public")),
     path("", include("billing.urls_public")),
+    path("", include("a2p.urls_public")),
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),
     path(

@@ -8,5 +8,6 @@ urlpatterns = [
     path("", include("organizations.urls")),
     path("", include("messaging.urls")),
     path("", include("billing.urls")),
+    path("", include("a2p.urls")),
     path("healthz", healthz, name="healthz"),
 ]

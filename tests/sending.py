@@ -7,13 +7,13 @@ import zoneinfo
 from django.utils import timezone
 from django_tenants.utils import schema_context, tenant_context
 
-from a2p.models import PhoneNumber
 from billing import services as billing_services
 from messaging import services
 from messaging.models import ConsentEvent
 from organizations import services as org_services
 from organizations.models import User
 from smsplatform.providers.twilio import twilio_for
+from tests.a2p.factories import registered_number
 
 _numbers = itertools.count(100)
 DAYTIME_CANDIDATES = [
@@ -42,8 +42,8 @@ def sending_organization(
         billing_services.comp_organization(organization, reason="tests")
         inbound = f"{site_url}/webhooks/twilio/inbound/" if site_url else None
         bought = twilio_for(organization).buy_phone_number(area_code="305", sms_url=inbound)
-        PhoneNumber.objects.create(
-            organization=organization, phone_number=bought.phone_number, twilio_sid=bought.sid
+        registered_number(
+            organization, bought.phone_number, messaging_service_sid="", messages_per_second=1000
         )
     return organization
 

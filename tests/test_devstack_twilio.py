@@ -16,6 +16,7 @@ def test_without_a_twilio_account_the_sandbox_runs_and_the_platform_points_at_it
     assert env["TWILIO_API_BASE"] == "http://127.0.0.1:8021/api"
     assert env["TWILIO_MESSAGING_BASE"] == "http://127.0.0.1:8021/messaging"
     assert env["TWILIO_TRUSTHUB_BASE"] == "http://127.0.0.1:8021/trusthub"
+    assert env["TWILIO_EVENTS_BASE"] == "http://127.0.0.1:8021/events"
     assert env["TWILIO_ISV_PRIMARY_PROFILE_SID"] in command
 
 

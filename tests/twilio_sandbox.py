@@ -54,6 +54,7 @@ class SandboxAddress:
             "TWILIO_API_BASE": f"{self.url}/api",
             "TWILIO_MESSAGING_BASE": f"{self.url}/messaging",
             "TWILIO_TRUSTHUB_BASE": f"{self.url}/trusthub",
+            "TWILIO_EVENTS_BASE": f"{self.url}/events",
             "TWILIO_ISV_PRIMARY_PROFILE_SID": self.isv_profile_sid,
             "TWILIO_NOTIFICATION_EMAIL": "compliance@textwise.test",
         }

@@ -128,6 +128,7 @@ def twilio_sandbox_process(env: dict, port: int) -> dict[str, str]:
         TWILIO_API_BASE=f"{base}/api",
         TWILIO_MESSAGING_BASE=f"{base}/messaging",
         TWILIO_TRUSTHUB_BASE=f"{base}/trusthub",
+        TWILIO_EVENTS_BASE=f"{base}/events",
         TWILIO_ISV_PRIMARY_PROFILE_SID=isv_profile_sid,
     )
     env.setdefault("TWILIO_NOTIFICATION_EMAIL", "compliance@localhost")

@@ -5,10 +5,10 @@
     gateway.send_message(OutgoingSMS(key=..., to="+1...", body="Hi", messaging_service_sid=...))
     gateway.send_messages(messages, concurrency=50, max_per_second=12)
 
-Built on the official ``twilio`` SDK, with the base addresses of Twilio's three domains (api,
-messaging, trusthub) from settings: the same code talks to twilio.com or to the local sandbox.
-Methods return the dataclasses of twilio_records, never SDK objects, and raise the classified
-errors of smsplatform.providers.errors. Requests Twilio did not process (429, refused
+Built on the official ``twilio`` SDK, with the base addresses of Twilio's four domains (api,
+messaging, trusthub, events) from settings: the same code talks to twilio.com or to the local
+sandbox. Methods return the dataclasses of twilio_records, never SDK objects, and raise the
+classified errors of smsplatform.providers.errors. Requests Twilio did not process (429, refused
 connections) are retried with bounded, jittered backoff; nothing whose outcome is unknown is
 retried here (AmbiguousOutcome: the caller reconciles first).
 
@@ -44,6 +44,8 @@ from smsplatform.providers.twilio_records import (
     EndUser,
     EntityAssignment,
     Evaluation,
+    EventSink,
+    EventSubscription,
     IncomingNumber,
     Message,
     MessagingService,
@@ -70,6 +72,8 @@ __all__ = [
     "EndUser",
     "EntityAssignment",
     "Evaluation",
+    "EventSink",
+    "EventSubscription",
     "IncomingNumber",
     "Message",
     "MessagingService",
@@ -125,12 +129,14 @@ class TwilioGateway(A2PCalls):
         api_base: str | None = None,
         messaging_base: str | None = None,
         trusthub_base: str | None = None,
+        events_base: str | None = None,
     ):
         self.account_sid = account_sid
         self.auth_token = auth_token
         self.api_base = api_base or settings.TWILIO_API_BASE
         self.messaging_base = messaging_base or settings.TWILIO_MESSAGING_BASE
         self.trusthub_base = trusthub_base or settings.TWILIO_TRUSTHUB_BASE
+        self.events_base = events_base or settings.TWILIO_EVENTS_BASE
 
     def __repr__(self):
         return f"<TwilioGateway {self.account_sid} at {self.api_base}>"
@@ -143,6 +149,7 @@ class TwilioGateway(A2PCalls):
         client.api.base_url = self.api_base
         client.messaging.base_url = self.messaging_base
         client.trusthub.base_url = self.trusthub_base
+        client.events.base_url = self.events_base
         return client
 
     @property
@@ -151,7 +158,7 @@ class TwilioGateway(A2PCalls):
         SDK's ``requests`` session may not)."""
         clients = _local.__dict__.setdefault("clients", {})
         key = (self.account_sid, self.auth_token, self.api_base, self.messaging_base,
-               self.trusthub_base)  # fmt: skip
+               self.trusthub_base, self.events_base)  # fmt: skip
         if key not in clients:
             if len(clients) >= 256:  # a worker thread serving many organizations
                 clients.clear()

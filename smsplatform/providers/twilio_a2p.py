@@ -1,7 +1,11 @@
 """The A2P 10DLC calls of the Twilio gateway (twilio-a2p.md §1): TrustHub customer profiles,
 end users, documents, addresses, assignments, evaluations and trust products; brand
-registrations; Messaging Services; A2P campaigns (Usa2p); phone numbers. Thin and typed: the
-A2P registration work builds its state machine on top.
+registrations; Messaging Services; A2P campaigns (Usa2p); phone numbers; the Event Streams sink
+and subscription that push brand and campaign events. Thin and typed: the A2P registration
+(a2p/engine.py) builds its state machine on top.
+
+The list and find calls exist to reconcile: a create whose answer was lost (a timeout, a worker
+that died before saving the SID) is looked up before it is sent again.
 
 Mixed into TwilioGateway (smsplatform/providers/twilio.py), which supplies ``client``,
 ``_account``, ``_create`` (a call Twilio must not receive twice) and ``_read``.
@@ -24,6 +28,8 @@ from smsplatform.providers.twilio_records import (
     EndUser,
     EntityAssignment,
     Evaluation,
+    EventSink,
+    EventSubscription,
     IncomingNumber,
     MessagingService,
     ServicePhoneNumber,
@@ -189,6 +195,46 @@ class A2PCalls:
         )
         return from_resource(TrustProduct, product)
 
+    def find_customer_profiles(self, friendly_name: str) -> list[CustomerProfile]:
+        found = self._read(
+            lambda: self.client.trusthub.v1.customer_profiles.list(
+                friendly_name=friendly_name, limit=20
+            )
+        )
+        return [from_resource(CustomerProfile, profile) for profile in found]
+
+    def list_customer_profile_assignments(self, profile_sid: str) -> list[EntityAssignment]:
+        found = self._read(
+            lambda: self.client.trusthub.v1.customer_profiles(
+                profile_sid
+            ).customer_profiles_entity_assignments.list(limit=100)
+        )
+        return [from_resource(EntityAssignment, a, bundle_sid=profile_sid) for a in found]
+
+    def list_end_users(self, *, limit: int = 200) -> list[EndUser]:
+        found = self._read(lambda: self.client.trusthub.v1.end_users.list(limit=limit))
+        return [from_resource(EndUser, end_user) for end_user in found]
+
+    def list_supporting_documents(self, *, limit: int = 200) -> list[SupportingDocument]:
+        found = self._read(lambda: self.client.trusthub.v1.supporting_documents.list(limit=limit))
+        return [from_resource(SupportingDocument, document) for document in found]
+
+    def find_trust_products(self, friendly_name: str) -> list[TrustProduct]:
+        found = self._read(
+            lambda: self.client.trusthub.v1.trust_products.list(
+                friendly_name=friendly_name, limit=20
+            )
+        )
+        return [from_resource(TrustProduct, product) for product in found]
+
+    def list_trust_product_assignments(self, product_sid: str) -> list[EntityAssignment]:
+        found = self._read(
+            lambda: self.client.trusthub.v1.trust_products(
+                product_sid
+            ).trust_products_entity_assignments.list(limit=100)
+        )
+        return [from_resource(EntityAssignment, a, bundle_sid=product_sid) for a in found]
+
     def fetch_trust_product(self, sid: str) -> TrustProduct:
         product = self._read(lambda: self.client.trusthub.v1.trust_products(sid).fetch())
         return from_resource(TrustProduct, product)
@@ -261,6 +307,38 @@ class A2PCalls:
         )
         return from_resource(Address, address)
 
+    def update_address(
+        self,
+        sid: str,
+        *,
+        customer_name: str | None = None,
+        street: str | None = None,
+        street_secondary: str | None = None,
+        city: str | None = None,
+        region: str | None = None,
+        postal_code: str | None = None,
+        friendly_name: str | None = None,
+    ) -> Address:
+        """Correct an address (a profile's address document keeps pointing at it)."""
+        address = self._create(
+            lambda: self._account.addresses(sid).update(
+                customer_name=_opt(customer_name),
+                street=_opt(street),
+                street_secondary=_opt(street_secondary),
+                city=_opt(city),
+                region=_opt(region),
+                postal_code=_opt(postal_code),
+                friendly_name=_opt(friendly_name),
+            )
+        )
+        return from_resource(Address, address)
+
+    def find_addresses(self, friendly_name: str) -> list[Address]:
+        found = self._read(
+            lambda: self._account.addresses.list(friendly_name=friendly_name, limit=20)
+        )
+        return [from_resource(Address, address) for address in found]
+
     # --- Messaging: brands, services, campaigns -----------------------------------------
 
     def create_brand_registration(
@@ -289,6 +367,12 @@ class A2PCalls:
         brand = self._read(lambda: self.client.messaging.v1.brand_registrations(sid).fetch())
         return from_resource(BrandRegistration, brand)
 
+    def list_brand_registrations(self, *, limit: int = 100) -> list[BrandRegistration]:
+        """The account's brands. Twilio's list has been seen to leave some out
+        (twilio-ruby#688): keep SIDs and fetch by SID; this is for reconciling only."""
+        found = self._read(lambda: self.client.messaging.v1.brand_registrations.list(limit=limit))
+        return [from_resource(BrandRegistration, brand) for brand in found]
+
     def resubmit_brand_registration(self, sid: str) -> BrandRegistration:
         """Only while the brand is FAILED (else error 21725); fix the profile data first."""
         brand = self._create(lambda: self.client.messaging.v1.brand_registrations(sid).update())
@@ -304,6 +388,10 @@ class A2PCalls:
             )
         )
         return from_resource(MessagingService, service)
+
+    def list_messaging_services(self, *, limit: int = 100) -> list[MessagingService]:
+        found = self._read(lambda: self.client.messaging.v1.services.list(limit=limit))
+        return [from_resource(MessagingService, service) for service in found]
 
     def fetch_messaging_service(self, sid: str) -> MessagingService:
         service = self._read(lambda: self.client.messaging.v1.services(sid).fetch())
@@ -373,6 +461,12 @@ class A2PCalls:
         )
         return from_resource(A2PCampaign, campaign)
 
+    def list_a2p_campaigns(self, service_sid: str) -> list[A2PCampaign]:
+        found = self._read(
+            lambda: self.client.messaging.v1.services(service_sid).us_app_to_person.list(limit=20)
+        )
+        return [from_resource(A2PCampaign, campaign) for campaign in found]
+
     def fetch_a2p_campaign(self, service_sid: str, sid: str) -> A2PCampaign:
         campaign = self._read(
             lambda: self.client.messaging.v1.services(service_sid).us_app_to_person(sid).fetch()
@@ -425,6 +519,12 @@ class A2PCalls:
             )
         )
         return from_resource(ServicePhoneNumber, number)
+
+    def list_service_phone_numbers(self, service_sid: str) -> list[ServicePhoneNumber]:
+        found = self._read(
+            lambda: self.client.messaging.v1.services(service_sid).phone_numbers.list(limit=100)
+        )
+        return [from_resource(ServicePhoneNumber, number) for number in found]
 
     # --- phone numbers ---------------------------------------------------------------------
 
@@ -508,3 +608,51 @@ class A2PCalls:
             )
         )
         return from_resource(IncomingNumber, number)
+
+    def find_incoming_numbers(self, phone_number: str) -> list[IncomingNumber]:
+        """The account's numbers equal to ``phone_number`` (E.164)."""
+        found = self._read(
+            lambda: self._account.incoming_phone_numbers.list(phone_number=phone_number, limit=20)
+        )
+        return [from_resource(IncomingNumber, number) for number in found]
+
+    # --- Event Streams (brand and campaign events, twilio-a2p.md §1.1) ----------------------
+
+    def create_event_sink(
+        self, description: str, destination: str, *, batch_events: bool = False
+    ) -> EventSink:
+        """A webhook sink: Twilio POSTs events (a JSON array of CloudEvents), signed."""
+        sink = self._create(
+            lambda: self.client.events.v1.sinks.create(
+                description=description,
+                sink_configuration={
+                    "destination": destination,
+                    "method": "POST",
+                    "batch_events": batch_events,
+                },
+                sink_type="webhook",
+            )
+        )
+        return from_resource(EventSink, sink)
+
+    def list_event_sinks(self) -> list[EventSink]:
+        found = self._read(lambda: self.client.events.v1.sinks.list(limit=100))
+        return [from_resource(EventSink, sink) for sink in found]
+
+    def create_event_subscription(
+        self, description: str, sink_sid: str, types: Sequence[str], *, schema_version: int = 1
+    ) -> EventSubscription:
+        subscription = self._create(
+            lambda: self.client.events.v1.subscriptions.create(
+                description=description,
+                sink_sid=sink_sid,
+                types=[{"type": name, "schema_version": schema_version} for name in types],
+            )
+        )
+        return from_resource(EventSubscription, subscription)
+
+    def list_event_subscriptions(self, sink_sid: str | None = None) -> list[EventSubscription]:
+        found = self._read(
+            lambda: self.client.events.v1.subscriptions.list(sink_sid=_opt(sink_sid), limit=100)
+        )
+        return [from_resource(EventSubscription, subscription) for subscription in found]

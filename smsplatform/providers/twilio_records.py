@@ -312,3 +312,27 @@ class ServicePhoneNumber:
     phone_number: str
     country_code: str | None
     capabilities: list
+
+
+# --- Event Streams ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EventSink:
+    """Where Event Streams delivers events (DG...): for the A2P registration, a webhook."""
+
+    sid: str
+    description: str
+    sink_type: str
+    sink_configuration: dict
+    status: str  # initialized, validating, active, failed
+
+
+@dataclass(frozen=True)
+class EventSubscription:
+    """Which event types go to a sink (DF...)."""
+
+    sid: str
+    account_sid: str
+    description: str
+    sink_sid: str

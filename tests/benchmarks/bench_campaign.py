@@ -79,11 +79,11 @@ def configure(bench, port, account_sid, auth_token):
 def create_organization(bench):
     from django_tenants.utils import schema_context
 
-    from a2p.models import PhoneNumber
     from billing import services as billing_services
     from organizations import services
     from organizations.models import User
     from smsplatform.providers.twilio import twilio_for
+    from tests.a2p.factories import registered_number
 
     with schema_context("public"):
         owner = User.objects.create_user(email=f"owner@{SLUG}.test", password=PASSWORD)
@@ -95,8 +95,9 @@ def create_organization(bench):
         bought = twilio_for(organization).buy_phone_number(
             area_code="305", sms_url=f"{bench.site_url}/webhooks/twilio/inbound/"
         )
-        PhoneNumber.objects.create(
-            organization=organization, phone_number=bought.phone_number, twilio_sid=bought.sid
+        # As if its A2P registration were complete with a high rate: the sandbox is the limit.
+        registered_number(
+            organization, bought.phone_number, messaging_service_sid="", messages_per_second=1000
         )
     return organization
 

@@ -52,7 +52,7 @@ def with_answer(entry, change):
 
 def test_the_specs_are_loaded_once_per_session():
     assert specs() is specs()
-    assert set(specs()) == {"api", "messaging", "trusthub"}
+    assert set(specs()) == {"api", "messaging", "trusthub", "events"}
 
 
 def test_a_real_send_and_its_answer_conform(sent):

@@ -10,10 +10,10 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 
-from a2p.models import PhoneNumber
 from billing import services as billing_services
 from messaging import campaigns, dispatch, services
 from messaging.models import Campaign, CampaignRun, ContactList, Message, Segment
+from tests.a2p.factories import registered_number
 from tests.messaging.conftest import new_phone
 
 NY = ZoneInfo("America/New_York")
@@ -27,9 +27,7 @@ MONTHLY_AT_TEN = {"schedule": "recurring", "local_time": TEN, "repeat": "monthly
 def number(acme):
     """acme able to send: on a plan, with a number."""
     billing_services.comp_organization(acme, reason="tests")
-    return PhoneNumber.objects.create(
-        organization=acme, phone_number="+13055550100", messaging_service_sid="MG" + "0" * 32
-    )
+    return registered_number(acme, "+13055550100")
 
 
 def campaign(**fields):

@@ -15,6 +15,7 @@ from messaging import dispatch, services
 from messaging.models import Campaign, CampaignRun, ConsentEvent, Contact, Message
 from organizations.models import Organization
 from smsplatform.providers.twilio import twilio_for
+from tests.a2p.factories import registered_number
 
 _numbers = itertools.count(2000)
 
@@ -25,8 +26,8 @@ def sending(in_acme, twilio_sandbox, settings):
     settings.DEFAULT_MESSAGES_PER_SECOND = 1000
     billing_services.comp_organization(in_acme, reason="tests")
     bought = twilio_for(in_acme).buy_phone_number(area_code="305")
-    PhoneNumber.objects.create(
-        organization=in_acme, phone_number=bought.phone_number, twilio_sid=bought.sid
+    registered_number(
+        in_acme, bought.phone_number, messaging_service_sid="", messages_per_second=1000
     )
     twilio_sandbox.from_number = bought.phone_number
     return twilio_sandbox

@@ -43,6 +43,7 @@ class Receiver:
                     {
                         "path": self.path,
                         "headers": dict(self.headers),
+                        "body": body,
                         "params": dict(parse_qsl(body, keep_blank_values=True)),
                     }
                 )

@@ -38,7 +38,9 @@ def routes(prefix: str) -> list:
         web.get(f"{one}/Messages.json", list_messages),
         web.get(f"{one}/Messages/{{Sid}}.json", fetch_message),
         web.post(f"{one}/Addresses.json", create_address),
+        web.get(f"{one}/Addresses.json", list_addresses),
         web.get(f"{one}/Addresses/{{Sid}}.json", fetch_address),
+        web.post(f"{one}/Addresses/{{Sid}}.json", update_address),
         web.get(f"{one}/AvailablePhoneNumbers/{{CountryCode}}/Local.json", available_numbers),
         web.post(f"{one}/IncomingPhoneNumbers.json", buy_number),
         web.get(f"{one}/IncomingPhoneNumbers.json", list_numbers),
@@ -386,9 +388,44 @@ async def create_address(request):
     return json_response(render_address(address), status=201)
 
 
+async def list_addresses(request):
+    sandbox = _sandbox(request)
+    found = sandbox.store.where("address", account_sid=sandbox.path_account(request)["sid"])
+    for parameter, field in (
+        ("CustomerName", "customer_name"),
+        ("FriendlyName", "friendly_name"),
+        ("IsoCountry", "iso_country"),
+    ):
+        if parameter in request.query:
+            found = [a for a in found if a[field] == request.query[parameter]]
+    return v2010_page(request, "addresses", found, render_address)
+
+
 async def fetch_address(request):
     sandbox = _sandbox(request)
     return json_response(render_address(_owned(request, "address", sandbox.path_account(request))))
+
+
+async def update_address(request):
+    sandbox = _sandbox(request)
+    address = dict(_owned(request, "address", sandbox.path_account(request)))
+    form = Form(await request.post())
+    for name, parameter in (
+        ("customer_name", "CustomerName"),
+        ("street", "Street"),
+        ("street_secondary", "StreetSecondary"),
+        ("city", "City"),
+        ("region", "Region"),
+        ("postal_code", "PostalCode"),
+        ("friendly_name", "FriendlyName"),
+    ):
+        if parameter in form:
+            address[name] = form.get(parameter) or None
+    if "EmergencyEnabled" in form:
+        address["emergency_enabled"] = form.boolean("EmergencyEnabled")
+    address["date_updated"] = now()
+    sandbox.store.put("address", address)
+    return json_response(render_address(address))
 
 
 # --- phone numbers ---------------------------------------------------------------------------

@@ -233,25 +233,32 @@ class CallbackSender:
         return self.queue.qsize() if self.queue else 0
 
     def enqueue(self, url: str, params: dict, about: dict) -> None:
-        self.queue.put_nowait((url, "POST", params, about["account_sid"]))
+        self.queue.put_nowait((url, "POST", params, about["account_sid"], None))
+
+    def enqueue_json(self, url: str, body: str, account_sid: str) -> None:
+        """A JSON webhook (Event Streams): ``url`` already carries bodySHA256."""
+        self.queue.put_nowait((url, "POST", {}, account_sid, body))
 
     async def _work(self) -> None:
         while True:
-            url, method, params, account_sid = await self.queue.get()
+            url, method, params, account_sid, json_body = await self.queue.get()
             try:
-                await self.send(url, method, params, account_sid)
+                await self.send(url, method, params, account_sid, json_body=json_body)
             except Exception:
                 logger.exception("twilio sandbox: callback to %s failed", url)
             finally:
                 self.queue.task_done()
 
-    async def send(self, url: str, method: str, params: dict, account_sid: str) -> int | None:
+    async def send(
+        self, url: str, method: str, params: dict, account_sid: str, *, json_body=None
+    ) -> int | None:
         """Call ``url`` once (Twilio does not retry status callbacks); the HTTP status, or
-        None when the platform could not be reached."""
+        None when the platform could not be reached. A ``json_body`` is posted as is; its
+        signature covers the URL only (which carries the body's hash)."""
         account = self.sandbox.store.get("account", account_sid)
         signature = RequestValidator(account["auth_token"]).compute_signature(
             url if method == "POST" else _with_query(url, params),
-            params if method == "POST" else {},
+            params if method == "POST" and json_body is None else {},
         )
         headers = {
             "X-Twilio-Signature": signature,
@@ -262,7 +269,10 @@ class CallbackSender:
         status = None
         error = None
         try:
-            if method == "POST":
+            if json_body is not None:
+                headers["Content-Type"] = "application/json"
+                request = self.session.post(url, data=json_body.encode(), headers=headers)
+            elif method == "POST":
                 request = self.session.post(url, data=params, headers=headers)
             else:
                 request = self.session.get(_with_query(url, params), headers=headers)
@@ -279,6 +289,7 @@ class CallbackSender:
                 "url": url,
                 "method": method,
                 "params": params,
+                "body": json_body,
                 "signature": signature,
                 "status": status,
                 "error": error,

@@ -13,7 +13,8 @@ designated to fail (magic.py, docs/sandboxes.md):
 Due times are stored with the records, so a restarted sandbox carries on where it stopped.
 TrustHub bundles call their StatusCallback on each change (a POST with AccountSid, BundleSid,
 Status, FailureReason, signed: Twilio's exact format is unconfirmed, see twilio-a2p.md §1.1).
-Brands and campaigns have no callback URL at Twilio (Event Streams instead): poll them.
+Brands and campaigns have no callback URL at Twilio: their verdicts go to the account's Event
+Streams subscriptions (events.py), and can be polled.
 """
 
 import asyncio
@@ -164,7 +165,7 @@ class Reviews:
         if marked:
             errors.append({"code": marked, "description": "Designated to fail", "fields": []})
         if errors:
-            self._finish(
+            brand = self._finish(
                 "brand",
                 brand,
                 status="FAILED",
@@ -173,7 +174,7 @@ class Reviews:
                 failure_reason=errors[0]["description"],
             )
         else:
-            self._finish(
+            brand = self._finish(
                 "brand",
                 brand,
                 status="APPROVED",
@@ -182,6 +183,7 @@ class Reviews:
                 tcr_id="B" + secrets.token_hex(3).upper(),
                 brand_score=0 if brand["skip_automatic_sec_vet"] else 80,
             )
+        self.sandbox.events.brand_changed(brand)
 
     def _business_information(self, profile: dict) -> dict:
         for assignment in self.store.where("assignment", bundle_sid=profile["sid"]):
@@ -194,11 +196,12 @@ class Reviews:
 
     def campaign_submitted(self, campaign: dict) -> None:
         self._schedule("campaign", campaign, "verdict", self.delay)
+        self.sandbox.events.campaign_changed(campaign)
 
     def _campaign_verdict(self, campaign: dict) -> None:
         code = magic.fail_code(campaign["description"])
         if code:
-            self._finish(
+            campaign = self._finish(
                 "campaign",
                 campaign,
                 campaign_status="FAILED",
@@ -210,11 +213,12 @@ class Reviews:
                     }
                 ],
             )
+            self.sandbox.events.campaign_changed(campaign)
             return
         brand = self.store.get("brand", campaign["brand_registration_sid"])
         high_score = (brand or {}).get("brand_score") or 0
         mps = 75 if high_score >= 75 else 4
-        self._finish(
+        campaign = self._finish(
             "campaign",
             campaign,
             campaign_status="VERIFIED",
@@ -228,3 +232,4 @@ class Reviews:
         service = self.store.get("service", campaign["messaging_service_sid"])
         if service is not None:
             self.store.put("service", {**service, "us_app_to_person_registered": True})
+        self.sandbox.events.campaign_changed(campaign)

@@ -1,8 +1,9 @@
-"""The sandbox server: one aiohttp application standing in for Twilio's three domains,
+"""The sandbox server: one aiohttp application standing in for Twilio's four domains,
 
     http://<host>:<port>/api/...        for https://api.twilio.com/...
     http://<host>:<port>/messaging/...  for https://messaging.twilio.com/...
     http://<host>:<port>/trusthub/...   for https://trusthub.twilio.com/...
+    http://<host>:<port>/events/...     for https://events.twilio.com/... (Event Streams)
 
 plus its own pages and endpoints under /sandbox/ (control, state, inbound texts).
 
@@ -24,17 +25,26 @@ from pathlib import Path
 
 from aiohttp import web
 
-from smsplatform.sandboxes.twilio import api2010, control, delivery, messaging, reviews, trusthub
+from smsplatform.sandboxes.twilio import (
+    api2010,
+    control,
+    delivery,
+    events,
+    messaging,
+    reviews,
+    trusthub,
+)
 from smsplatform.sandboxes.twilio.store import Store
 from smsplatform.sandboxes.twilio.wire import ApiError, new_sid, not_found, now
 
 logger = logging.getLogger("twilio_sandbox")
 
-DOMAINS = {"api": "/api", "messaging": "/messaging", "trusthub": "/trusthub"}
+DOMAINS = {"api": "/api", "messaging": "/messaging", "trusthub": "/trusthub", "events": "/events"}
 SPEC_HOSTS = {
     "api": "https://api.twilio.com",
     "messaging": "https://messaging.twilio.com",
     "trusthub": "https://trusthub.twilio.com",
+    "events": "https://events.twilio.com",
 }
 
 
@@ -84,6 +94,7 @@ class Sandbox:
         self.callbacks = delivery.CallbackSender(self, concurrency=callback_concurrency)
         self.deliveries = delivery.Deliveries(self)
         self.reviews = reviews.Reviews(self)
+        self.events = events.EventStreams(self)
         self.main_account = self._ensure_main_account(main_account_sid, main_auth_token)
         self.isv_profile_sid = self._ensure_isv_profile(isv_profile_sid)
 
@@ -302,6 +313,7 @@ def build_app(sandbox: Sandbox) -> web.Application:
     app.add_routes(api2010.routes(DOMAINS["api"]))
     app.add_routes(messaging.routes(DOMAINS["messaging"]))
     app.add_routes(trusthub.routes(DOMAINS["trusthub"]))
+    app.add_routes(events.routes(DOMAINS["events"]))
     app.add_routes(control.routes())
     app.on_startup.append(sandbox.start)
     app.on_cleanup.append(sandbox.stop)

@@ -28,6 +28,8 @@ KINDS = (
     "assignment",
     "evaluation",
     "opt_out",  # (sender, recipient) pairs blocked by a STOP
+    "sink",  # Event Streams sinks (DG)
+    "subscription",  # Event Streams subscriptions (DF)
 )
 
 

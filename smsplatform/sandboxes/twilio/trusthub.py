@@ -52,9 +52,11 @@ def routes(prefix: str) -> list:
         ]
     table += [
         web.post(f"{prefix}/v1/EndUsers", create_end_user),
+        web.get(f"{prefix}/v1/EndUsers", list_end_users),
         web.get(f"{prefix}/v1/EndUsers/{{Sid}}", fetch_end_user),
         web.post(f"{prefix}/v1/EndUsers/{{Sid}}", update_end_user),
         web.post(f"{prefix}/v1/SupportingDocuments", create_document),
+        web.get(f"{prefix}/v1/SupportingDocuments", list_documents),
         web.get(f"{prefix}/v1/SupportingDocuments/{{Sid}}", fetch_document),
     ]
     return table
@@ -160,8 +162,13 @@ async def list_bundles(request, bundle_type):
     found = sandbox.store.where(
         "bundle", bundle_type=bundle_type, account_sid=sandbox.account_of(request)["sid"]
     )
-    if "Status" in request.query:
-        found = [b for b in found if b["status"] == request.query["Status"]]
+    for parameter, field in (
+        ("Status", "status"),
+        ("FriendlyName", "friendly_name"),
+        ("PolicySid", "policy_sid"),
+    ):
+        if parameter in request.query:
+            found = [b for b in found if b[field] == request.query[parameter]]
     base = _base(request)
     return v1_page(request, base, "results", found, lambda b: render_bundle(b, base))
 
@@ -487,6 +494,13 @@ def _owned(request, kind):
     return record
 
 
+async def list_end_users(request):
+    sandbox = _sandbox(request)
+    found = sandbox.store.where("end_user", account_sid=sandbox.account_of(request)["sid"])
+    base = _base(request)
+    return v1_page(request, base, "results", found, lambda e: render_end_user(e, base))
+
+
 async def fetch_end_user(request):
     return json_response(render_end_user(_owned(request, "end_user"), _base(request)))
 
@@ -532,6 +546,13 @@ async def create_document(request):
     )
     sandbox.store.put("document", document)
     return json_response(render_document(document, _base(request)), status=201)
+
+
+async def list_documents(request):
+    sandbox = _sandbox(request)
+    found = sandbox.store.where("document", account_sid=sandbox.account_of(request)["sid"])
+    base = _base(request)
+    return v1_page(request, base, "results", found, lambda d: render_document(d, base))
 
 
 async def fetch_document(request):
