@@ -1,6 +1,8 @@
 """An organization's subscribers and its messages. Every table here lives in the organization's
 own schema: another organization cannot reach it even through a bug in a filter."""
 
+import uuid
+
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex
@@ -25,10 +27,10 @@ class Contact(models.Model):
         UNSUBSCRIBED = "unsubscribed", "Unsubscribed"
         NONE = "none", "Not subscribed"
 
-    # Collation "C": byte order suits E.164 and lets LIKE 'prefix%' use btree indexes.
-    phone = models.CharField(
-        max_length=20, unique=True, db_collation="C", help_text="E.164, e.g. +13055550143"
-    )
+    # Collation "C": byte order suits E.164 and lets LIKE 'prefix%' use btree indexes. Unique by
+    # a constraint rather than unique=True, which would add a second (varchar_pattern_ops) index
+    # that collation "C" makes useless and every insert would pay for.
+    phone = models.CharField(max_length=20, db_collation="C", help_text="E.164, e.g. +13055550143")
     first_name = models.CharField(max_length=80, blank=True)
     last_name = models.CharField(max_length=80, blank=True)
     email = models.CharField(max_length=254, blank=True)
@@ -69,6 +71,7 @@ class Contact(models.Model):
 
     class Meta:
         ordering = ["-id"]
+        constraints = [models.UniqueConstraint(fields=["phone"], name="contact_phone_unique")]
         indexes = [
             GinIndex(fields=["tags"], name="contact_tags_gin"),
             GinIndex(fields=["search_document"], name="contact_search_gin"),
@@ -112,10 +115,17 @@ class ConsentEvent(models.Model):
         MANUAL = "manual", "Entered by a team member"
         CARRIER = "carrier", "Reported by the carrier"
 
+    # Indexed by consent_contact_time (contact first) and consent_phone_latest below; the default
+    # single-column and pattern indexes would only slow down every insert (imports add millions).
     contact = models.ForeignKey(
-        Contact, null=True, blank=True, on_delete=models.SET_NULL, related_name="consent_events"
+        Contact,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="consent_events",
+        db_index=False,
     )
-    phone = models.CharField(max_length=20, db_index=True)
+    phone = models.CharField(max_length=20)
     kind = models.CharField(max_length=32, choices=Kind.choices)
     method = models.CharField(max_length=16, choices=Method.choices)
     wording = models.TextField(blank=True, help_text="The exact disclosure or message shown")
@@ -128,6 +138,7 @@ class ConsentEvent(models.Model):
         blank=True,
         on_delete=models.DO_NOTHING,
         db_constraint=False,
+        db_index=False,
         related_name="+",
     )
     occurred_at = models.DateTimeField(default=django_timezone.now)
@@ -137,7 +148,11 @@ class ConsentEvent(models.Model):
 
     class Meta:
         ordering = ["-occurred_at", "-id"]
-        indexes = [models.Index(fields=["contact", "-occurred_at"], name="consent_contact_time")]
+        indexes = [
+            models.Index(fields=["contact", "-occurred_at"], name="consent_contact_time"),
+            # A number's latest event (has it opted out?) is the first entry for its phone.
+            models.Index(fields=["phone", "-occurred_at", "-id"], name="consent_phone_latest"),
+        ]
 
     def __str__(self):
         return f"{self.phone} {self.kind} via {self.method} at {self.occurred_at:%Y-%m-%d %H:%M}"
@@ -183,8 +198,9 @@ class ContactList(models.Model):
 
 
 class ContactListMembership(models.Model):
-    contact_list = models.ForeignKey(ContactList, on_delete=models.CASCADE)
-    contact = models.ForeignKey(Contact, on_delete=models.CASCADE)
+    # Indexed by one_membership (list first) and list_membership_contact: no default FK indexes.
+    contact_list = models.ForeignKey(ContactList, on_delete=models.CASCADE, db_index=False)
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, db_index=False)
     added_at = models.DateTimeField(default=django_timezone.now, editable=False)
 
     class Meta:
@@ -508,3 +524,91 @@ class MessageStatusEvent(models.Model):
 
     def __str__(self):
         return f"{self.message_sid} {self.status}"
+
+
+class ImportJob(models.Model):
+    """One upload of a contact file, from its column mapping to its report. The id is a UUID: it
+    names the upload in URLs and in storage, where a guessable number would invite probing."""
+
+    class Status(models.TextChoices):
+        UPLOADED = "uploaded", "Waiting for the column mapping"
+        QUEUED = "queued", "Importing"
+        DONE = "done", "Imported"
+        FAILED = "failed", "Failed: nothing was imported"
+
+    class Format(models.TextChoices):
+        CSV = "csv", "CSV"
+        XLSX = "xlsx", "Excel workbook"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.UPLOADED)
+    # The uploaded file in default_storage (per organization); blank once it has been deleted.
+    stored_file = models.CharField(max_length=255, blank=True)
+    file_name = models.CharField(max_length=255, help_text="As uploaded")
+    file_size = models.BigIntegerField(default=0)
+    file_format = models.CharField(max_length=8, choices=Format.choices)
+    # How the file reads, found when it was uploaded.
+    encoding = models.CharField(max_length=20, blank=True)
+    delimiter = models.CharField(max_length=1, blank=True)
+    has_header = models.BooleanField(default=True)
+    columns = models.JSONField(default=list, help_text="Column names, as in the file")
+    # One target per column: "phone", "first_name", ..., "custom:<key>" or "ignore".
+    mapping = models.JSONField(default=list)
+    consent_wording = models.TextField(blank=True, help_text="Stored on every consent event")
+    contact_list = models.ForeignKey(
+        ContactList, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    tags = ArrayField(models.CharField(max_length=50), default=list, blank=True)
+    rows_total = models.PositiveIntegerField(default=0)
+    created_count = models.PositiveIntegerField(default=0)
+    updated_count = models.PositiveIntegerField(default=0)
+    skipped_count = models.PositiveIntegerField(default=0)
+    rejected_count = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True, help_text="Why it failed, for the person who ran it")
+    # A person in the public schema; no database constraint across schemas.
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(default=django_timezone.now, editable=False)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return f"Import of {self.file_name}"
+
+    @property
+    def is_finished(self):
+        return self.status in (self.Status.DONE, self.Status.FAILED)
+
+
+class ImportRejection(models.Model):
+    """A row of an import that was not imported, and why: the report lists every one."""
+
+    class Reason(models.TextChoices):
+        INVALID_PHONE = "invalid_phone", "Invalid phone number"
+        DUPLICATE = "duplicate", "Duplicate of an earlier row"
+        NO_CONSENT = "no_consent", "No consent"
+        OPTED_OUT = "opted_out", "Opted out before (STOP)"
+
+    job = models.ForeignKey(
+        ImportJob, on_delete=models.CASCADE, related_name="rejections", db_index=False
+    )
+    line = models.PositiveIntegerField(help_text="Line (CSV) or row (Excel) in the file")
+    phone = models.CharField(max_length=100, blank=True, help_text="As written in the file")
+    reason = models.CharField(max_length=16, choices=Reason.choices)
+    detail = models.CharField(max_length=255, blank=True)
+
+    class Meta:
+        ordering = ["line"]
+        indexes = [models.Index(fields=["job", "line"], name="import_rejection_job_line")]
+
+    def __str__(self):
+        return f"line {self.line}: {self.get_reason_display()}"

@@ -5,6 +5,7 @@ number's leading digits, so it is cached by prefix: importing a million contacts
 thousand prefixes, not a million numbers.
 """
 
+import re
 from dataclasses import dataclass
 
 import phonenumbers
@@ -55,14 +56,45 @@ def parse_phone(raw: str, default_region: str = "US") -> ParsedPhone:
     if not text:
         raise InvalidPhone("No phone number")
     try:
-        number = phonenumbers.parse(text, default_region or "US")
+        number = _parse_number(text, default_region or "US")
     except phonenumbers.NumberParseException as exc:
         raise InvalidPhone(_PARSE_REASONS.get(exc.error_type, "Not a phone number")) from None
-    if not phonenumbers.is_valid_number(number):
+    # number_type is UNKNOWN exactly when is_valid_number is false; asking once and passing the
+    # type on halves the pattern matching (an import parses a million numbers).
+    number_type = phonenumbers.number_type(number)
+    if number_type == phonenumbers.PhoneNumberType.UNKNOWN:
         raise InvalidPhone("Not a valid phone number for its country")
     e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-    region, zones = _location(number, e164)
+    region, zones = _location(number, e164, number_type)
     return ParsedPhone(e164=e164, region=region, timezones=zones)
+
+
+# Digits and the punctuation people put between them, with an optional leading "+".
+_PLAIN_NUMBER = re.compile(r"\+?[0-9 ().\-/]+")
+_NON_DIGITS = re.compile(r"[^0-9]")
+_NANP_REGIONS = frozenset(phonenumbers.COUNTRY_CODE_TO_REGION_CODE[1])
+
+
+def _parse_number(text: str, default_region: str) -> phonenumbers.PhoneNumber:
+    """phonenumbers.parse, with a shortcut for what most files hold: a North American number
+    written as digits and punctuation ("(305) 555-0143", "+1 305.555.0143", "13055550143"),
+    which parse would read as the same number, three times slower."""
+    if _PLAIN_NUMBER.fullmatch(text):
+        digits = _NON_DIGITS.sub("", text)
+        national = None
+        if len(digits) == 11 and digits[0] == "1" and digits[1] in "23456789":
+            if text[0] == "+" or default_region in _NANP_REGIONS:
+                national = digits[1:]
+        elif (
+            len(digits) == 10
+            and digits[0] in "23456789"
+            and text[0] != "+"
+            and default_region in _NANP_REGIONS
+        ):
+            national = digits
+        if national is not None:
+            return phonenumbers.PhoneNumber(country_code=1, national_number=int(national))
+    return phonenumbers.parse(text, default_region)
 
 
 _PARSE_REASONS = {
@@ -79,15 +111,27 @@ _locations: dict[str, tuple[str, tuple[str, ...]]] = {}
 _LOCATION_CACHE_SIZE = 100_000
 
 
-def _location(number: phonenumbers.PhoneNumber, e164: str) -> tuple[str, tuple[str, ...]]:
+def _location(
+    number: phonenumbers.PhoneNumber, e164: str, number_type: int
+) -> tuple[str, tuple[str, ...]]:
     key = e164[:8]
     cached = _locations.get(key)
     if cached is not None:
         return cached
-    zones = tuple(z for z in number_timezones.time_zones_for_number(number) if z != "Etc/Unknown")
+    # What time_zones_for_number and description_for_number do, without re-checking the type.
+    geographical = phonenumbers.is_number_type_geographical(number_type, number.country_code)
+    if geographical:
+        zones = number_timezones.time_zones_for_geographical_number(number)
+    else:
+        zones = number_timezones.time_zones_for_number(number)
+    zones = tuple(z for z in zones if z != "Etc/Unknown")
     region = ""
     if number.country_code == 1:
-        description = geocoder.description_for_number(number, "en")
+        description = (
+            geocoder.description_for_valid_number(number, "en")
+            if geographical
+            else geocoder.description_for_number(number, "en")
+        )
         if description in US_STATES:
             region = US_STATES[description]
         elif description[-4:-2] == ", " and description[-2:] in _STATE_CODES:

@@ -65,3 +65,27 @@ def roll_up_delivery_health():
         with tenant_context(organization):
             roll_up(today)
             roll_up(today - dt.timedelta(days=1))
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def run_contact_import(job_id: str):
+    """Import a queued contact file. Safe to run twice: a finished job is not run again, and a
+    worker that died mid-import left nothing behind (its transaction was never committed)."""
+    from messaging.importing import jobs
+
+    jobs.run_import(job_id)
+
+
+@shared_task
+def delete_stale_import_uploads():
+    """Uploaded files that were never imported are deleted after a day, every organization's."""
+    from django.core.cache import cache
+
+    from messaging.importing import jobs
+
+    if not cache.add("lock:delete-stale-import-uploads", 1, timeout=3600):
+        return 0
+    try:
+        return jobs.delete_stale_uploads()
+    finally:
+        cache.delete("lock:delete-stale-import-uploads")

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from messaging.views import audiences, campaigns, compliance, contacts, public
+from messaging.views import audiences, campaigns, compliance, contacts, exports, imports, public
 
 urlpatterns = [
     path("contacts/", contacts.contact_list, name="contact_list"),
@@ -15,6 +15,15 @@ urlpatterns = [
         "contacts/<int:pk>/consent.csv",
         contacts.contact_consent_export,
         name="contact_consent_export",
+    ),
+    path("contacts/export.csv", exports.contact_export, name="contact_export"),
+    path("contacts/import/", imports.import_start, name="import_start"),
+    path("contacts/import/<uuid:pk>/", imports.import_detail, name="import_detail"),
+    path("contacts/import/<uuid:pk>/progress/", imports.import_progress, name="import_progress"),
+    path(
+        "contacts/import/<uuid:pk>/rejected.csv",
+        imports.import_rejections_csv,
+        name="import_rejections_csv",
     ),
     path("contacts/add-to-list/", audiences.add_filtered_to_list, name="add_filtered_to_list"),
     path("contacts/tag/", audiences.tag_filtered, name="tag_filtered"),

@@ -186,6 +186,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "a2p.tasks.poll_registrations",
         "schedule": 60.0,
     },
+    "delete-stale-import-uploads": {
+        "task": "messaging.tasks.delete_stale_import_uploads",
+        "schedule": 3600.0,
+    },
 }
 
 # --- Auth -----------------------------------------------------------------------------------
@@ -224,6 +228,13 @@ WHITENOISE_USE_FINDERS = env.bool("WHITENOISE_USE_FINDERS", default=DEBUG)
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / ".data" / "media")
 MEDIA_URL = "/media/"
 MULTITENANT_RELATIVE_MEDIA_ROOT = "%s"
+# Contact imports: the largest file a person may upload. A larger upload is refused as it arrives
+# (messaging.views.imports), before it is stored; smaller ones spool to a temporary file once
+# past FILE_UPLOAD_MAX_MEMORY_SIZE, so a big upload never sits in a web worker's memory.
+IMPORT_MAX_UPLOAD_BYTES = env.int("IMPORT_MAX_UPLOAD_BYTES", default=100 * 1024 * 1024)
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+# Rows an import cleans and merges per step (the progress bar moves once per step).
+IMPORT_CHUNK_ROWS = env.int("IMPORT_CHUNK_ROWS", default=25_000)
 
 # --- Email ----------------------------------------------------------------------------------
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")

@@ -1,6 +1,7 @@
 """Test overlay: the same settings, with what a test run must not share with development."""
 
 import os
+import tempfile
 import uuid
 
 os.environ.setdefault("SECRET_KEY", "test-only-secret-key")
@@ -15,13 +16,20 @@ os.environ.setdefault("STRIPE_MAX_NETWORK_RETRIES", "0")
 # A registration makes ~30 Twilio calls; at the production 1/s each test would wait half a
 # minute. The throttle's own test uses the production rate.
 os.environ.setdefault("A2P_REGISTRATION_CALLS_PER_SECOND", "50")
+# Uploads of this test session (and of its live subprocesses, which share TEST_RUN_ID) go to a
+# folder of their own, removed when the session ends (tests/conftest.py).
+os.environ.setdefault("TEST_RUN_ID", uuid.uuid4().hex[:8])
+os.environ.setdefault(
+    "MEDIA_ROOT",
+    os.path.join(tempfile.gettempdir(), f"smsplatform-test-{os.environ['TEST_RUN_ID']}"),
+)
 
 from smsplatform.settings import *  # noqa: F403
 from smsplatform.settings import CACHES
 
 # Each test session gets its own Celery queue and cache prefix, so a development worker on the
 # same Redis never picks up a test's task and test sessions never read each other's cache.
-TEST_RUN_ID = os.environ.get("TEST_RUN_ID") or uuid.uuid4().hex[:8]
+TEST_RUN_ID = os.environ["TEST_RUN_ID"]
 CELERY_TASK_DEFAULT_QUEUE = f"test-{TEST_RUN_ID}"
 CELERY_SENDING_QUEUE = f"test-{TEST_RUN_ID}-sending"
 CELERY_TASK_ROUTES = {

@@ -7,9 +7,12 @@ session-scoped fixtures of tests/live.py; those processes share this test databa
 a test creates must be committed (see the ``committed`` fixture).
 """
 
+import os
+import shutil
 from dataclasses import dataclass
 
 import pytest
+from django.conf import settings
 from django.db import connection
 from django.test import Client
 
@@ -110,6 +113,15 @@ def world(django_db_setup, django_db_blocker) -> World:
             }.items()
         }
         return World(existing.pk, Organization.objects.get(slug="globex").pk, users)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _remove_this_sessions_uploads():
+    """Uploads of a test session go to a temporary folder of its own (settings_test.py)."""
+    yield
+    media = str(settings.MEDIA_ROOT)
+    if os.path.basename(media).startswith("smsplatform-test-"):
+        shutil.rmtree(media, ignore_errors=True)
 
 
 @pytest.fixture(autouse=True)

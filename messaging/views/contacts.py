@@ -10,7 +10,7 @@ from messaging import services
 from messaging.forms import ContactForm, NewContactForm
 from messaging.models import ConsentEvent, Contact, ContactList, CustomField, Segment, Tag
 from messaging.selectors import ContactFilter, capped_count, filter_contacts, keyset_page
-from organizations.permissions import require_permission
+from organizations.permissions import has_permission, require_permission
 
 
 def _cursor(request, name):
@@ -40,6 +40,8 @@ def contact_list(request):
             "lists": ContactList.objects.only("id", "name"),
             "segments": Segment.objects.only("id", "name"),
             "statuses": Contact.Status.choices,
+            "can_import": has_permission(request, "contacts.import"),
+            "can_export": has_permission(request, "contacts.export"),
         },
     )
 

@@ -10,6 +10,7 @@ BENCHMARKS = {
     "signup": "tests.benchmarks.bench_signup",
     "twilio": "tests.benchmarks.bench_twilio",
     "campaign": "tests.benchmarks.bench_campaign",
+    "contacts": "tests.benchmarks.bench_contacts",
 }
 
 

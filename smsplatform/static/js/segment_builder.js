@@ -109,8 +109,9 @@
     sample.innerHTML = "";
     if (!response.ok) { errorEl.textContent = data.error; document.getElementById("preview-count").textContent = "—"; return; }
     errorEl.textContent = "";
-    document.getElementById("preview-count").textContent = data.count.toLocaleString() + " contacts match";
-    document.getElementById("preview-detail").textContent = "(" + data.subscribed.toLocaleString() + " subscribed, so they can receive campaigns)";
+    const atLeast = (n, capped) => n.toLocaleString() + (capped ? "+" : "");
+    document.getElementById("preview-count").textContent = atLeast(data.count, data.count_capped) + " contacts match";
+    document.getElementById("preview-detail").textContent = "(" + atLeast(data.subscribed, data.subscribed_capped) + " subscribed, so they can receive campaigns)";
     data.sample.forEach(c => { const li = document.createElement("li"); li.textContent = c.name + " · " + c.phone + " · " + c.status; sample.append(li); });
   }
 

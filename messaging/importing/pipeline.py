@@ -1,0 +1,121 @@
+"""The reading half of an import, run in a thread of its own so that Python cleans the next
+rows while PostgreSQL merges the last ones: the file's rows become chunks of COPY payloads."""
+
+import csv
+import io
+import queue
+import sys
+import threading
+from dataclasses import dataclass
+
+from messaging.importing.files import Table
+from messaging.importing.rows import Rejection, RowCleaner
+
+
+def data_rows(job, table: Table):
+    """The rows under the header (all of them when the file has none)."""
+    rows = table.rows()
+    if job.has_header:
+        next(rows, None)
+    yield from rows
+
+
+@dataclass
+class Chunk:
+    """Clean rows and rejections of a stretch of the file, as COPY payloads."""
+
+    rows: bytes
+    rejections: bytes
+    row_count: int
+    rejection_count: int
+    lines_read: int
+    progress: float | None
+
+
+def produce_chunks(job, table: Table, cleaner: RowCleaner, size: int):
+    """Read and clean the file, yielding Chunks. Touches no database: runs in its own thread."""
+    job_id = str(job.pk)
+    rows_buffer, rejections_buffer = io.StringIO(), io.StringIO()
+    rows_out = csv.writer(rows_buffer, quoting=csv.QUOTE_ALL)
+    rejections_out = csv.writer(rejections_buffer, quoting=csv.QUOTE_ALL)
+    row_count = rejection_count = 0
+
+    def flush():
+        chunk = Chunk(
+            rows_buffer.getvalue().encode(),
+            rejections_buffer.getvalue().encode(),
+            row_count,
+            rejection_count,
+            row_count + rejection_count,
+            table.progress(),
+        )
+        for buffer in (rows_buffer, rejections_buffer):
+            buffer.seek(0)
+            buffer.truncate()
+        return chunk
+
+    clean = cleaner.clean
+    for line, cells in data_rows(job, table):
+        result = clean(line, cells)
+        if isinstance(result, Rejection):
+            rejections_out.writerow(
+                (job_id, result.line, result.raw_phone, result.reason, result.detail[:255])
+            )
+            rejection_count += 1
+        else:
+            rows_out.writerow(result.staging_values())
+            row_count += 1
+        if row_count + rejection_count == size:
+            yield flush()
+            row_count = rejection_count = 0
+    yield flush()
+
+
+def in_background(iterator, *, buffered: int = 2):
+    """Yield the items of ``iterator``, computed ahead in another thread, so that the caller's
+    own work (here: waiting on PostgreSQL) overlaps with producing them. An exception in the
+    thread is raised here; closing this generator stops the thread."""
+    items = queue.Queue(maxsize=buffered)
+    stop = threading.Event()
+
+    def put(item):
+        while not stop.is_set():
+            try:
+                items.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def run():
+        try:
+            for item in iterator:
+                if not put(("item", item)):
+                    return
+            put(("end", None))
+        except BaseException as exc:  # handed to the consumer, which raises it
+            put(("error", exc))
+        finally:
+            close = getattr(iterator, "close", None)
+            if close is not None:
+                close()
+
+    thread = threading.Thread(target=run, name="import-reader", daemon=True)
+    # The caller mostly waits on the database; when an answer comes back it must get the GIL
+    # from the busy reader thread at once, not after the default 5 ms (a COPY waits many times).
+    switch_interval = sys.getswitchinterval()
+    sys.setswitchinterval(min(switch_interval, 0.0005))
+    thread.start()
+    try:
+        while True:
+            kind, value = items.get()
+            if kind == "item":
+                yield value
+            elif kind == "error":
+                raise value
+            else:
+                return
+    finally:
+        stop.set()
+        thread.join(timeout=30)
+        sys.setswitchinterval(switch_interval)
