@@ -138,8 +138,9 @@ CACHES = {
 }
 
 # --- Celery (tenant-schemas-celery carries the schema in each task's headers) ---------------
-CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL)
-CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default=REDIS_URL)
+# An empty value (as copied from .env.example) means "the default", not "no broker".
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="") or REDIS_URL
+CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default="") or REDIS_URL
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_TASK_DEFAULT_QUEUE", default="celery")
 # Campaign sending runs long (minutes per task); its own queue keeps quick tasks (keyword
@@ -275,7 +276,7 @@ TWILIO_ISV_PRIMARY_PROFILE_SID = env.str("TWILIO_ISV_PRIMARY_PROFILE_SID", defau
 # TrustHub writes to this address about reviews: the ISV's monitored mailbox, not the customer's.
 TWILIO_NOTIFICATION_EMAIL = env.str("TWILIO_NOTIFICATION_EMAIL", default="")
 # Where Twilio reaches our webhooks; differs from SITE_URL only behind a tunnel or another host.
-TWILIO_WEBHOOK_BASE_URL = env.str("TWILIO_WEBHOOK_BASE_URL", default=SITE_URL).rstrip("/")
+TWILIO_WEBHOOK_BASE_URL = (env.str("TWILIO_WEBHOOK_BASE_URL", default="") or SITE_URL).rstrip("/")
 # Seconds. A read timeout after a message was sent leaves its outcome unknown, so keep it generous.
 TWILIO_CONNECT_TIMEOUT = env.float("TWILIO_CONNECT_TIMEOUT", default=5.0)
 TWILIO_READ_TIMEOUT = env.float("TWILIO_READ_TIMEOUT", default=15.0)
