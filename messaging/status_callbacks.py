@@ -1,10 +1,11 @@
 """Twilio's message status callbacks: stored as received (MessageStatusEvent, append-only) and
 applied to our messages, whose statuses only ever move forward."""
 
+import json
 import re
+from contextlib import nullcontext
 
 from django.db import connection, transaction
-from django.utils import timezone
 
 from messaging import policy, services
 from messaging.models import ConsentEvent, Message, MessageStatusEvent
@@ -71,18 +72,7 @@ def record_status_callback(params) -> None:
         if not error_code.isdigit():
             raise InvalidStatusCallback(f"error code is not a number: {error_code}")
         error_code = int(error_code)
-    MessageStatusEvent.objects.bulk_create(
-        [
-            MessageStatusEvent(
-                message_sid=message_sid,
-                status=status,
-                error_code=error_code,
-                payload=_as_received(params),
-            )
-        ],
-        ignore_conflicts=True,
-    )
-    apply_status(message_sid, status, error_code)
+    apply_status(message_sid, status, error_code, payload=_as_received(params))
 
 
 def _as_received(params) -> dict:
@@ -91,22 +81,63 @@ def _as_received(params) -> dict:
     return dict(params)
 
 
-def apply_status(message_sid: str, twilio_status: str, error_code: int | None) -> bool:
+# Thousands of callbacks a second arrive during a campaign (two per message), each its own web
+# request: storing the event and moving the message forward is one statement, run on its own
+# (a single statement is atomic), not four round trips (BEGIN, INSERT, UPDATE, COMMIT).
+_STORE_EVENT = """
+    WITH stored AS (
+        INSERT INTO messaging_messagestatusevent
+            (message_sid, status, error_code, payload, received_at)
+        VALUES (%(sid)s, %(twilio_status)s, %(error_code)s, %(payload)s::jsonb, now())
+        ON CONFLICT (message_sid, status) DO NOTHING
+    )
+"""
+_MOVE_FORWARD = """
+    UPDATE messaging_message
+       SET status = %(status)s,
+           status_changed_at = now(),
+           error_code = CASE WHEN %(failed)s THEN %(error_code)s ELSE error_code END,
+           error_reason = CASE WHEN %(failed)s THEN %(reason)s ELSE error_reason END
+     WHERE sid = %(sid)s AND status = ANY(%(earlier)s)
+"""
+
+
+def apply_status(
+    message_sid: str, twilio_status: str, error_code: int | None, *, payload: dict | None = None
+) -> bool:
     """Move our message forward to the status Twilio reports; never backwards (a late "sent"
-    after "delivered" changes nothing). Returns whether the message changed."""
+    after "delivered" changes nothing). With ``payload``, the callback is stored as received in
+    the same statement. Returns whether the message changed."""
     new = OURS.get(twilio_status)
     if new is None:
+        if payload is not None:
+            event = MessageStatusEvent(
+                message_sid=message_sid,
+                status=twilio_status,
+                error_code=error_code,
+                payload=payload,
+            )
+            MessageStatusEvent.objects.bulk_create([event], ignore_conflicts=True)
         return False
-    earlier = [status for status in S if _rank(status) < _rank(new)]
-    changes = {"status": new, "status_changed_at": timezone.now()}
     failed = new in (S.UNDELIVERED, S.FAILED)
     error = twilio_error(error_code) if failed and error_code else None
-    if failed:
-        reason = error.plain_reason if error else "The carrier could not deliver it."
-        changes.update(error_code=error_code, error_reason=reason[:255])
-    # No savepoint: a failure here fails the callback's whole transaction anyway.
-    with transaction.atomic(savepoint=False):
-        updated = Message.objects.filter(sid=message_sid, status__in=earlier).update(**changes)
+    reason = (error.plain_reason if error else "The carrier could not deliver it.")[:255]
+    sql = (_STORE_EVENT if payload is not None else "") + _MOVE_FORWARD
+    params = {
+        "sid": message_sid,
+        "twilio_status": twilio_status,
+        "error_code": error_code,
+        "payload": json.dumps(payload) if payload is not None else None,
+        "status": new.value,
+        "failed": failed,
+        "reason": reason,
+        "earlier": [status.value for status in S if _rank(status) < _rank(new)],
+    }
+    # What a failure means beyond the one text must happen with it, or not at all.
+    with transaction.atomic() if error is not None else nullcontext():
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            updated = cursor.rowcount
         if updated and error is not None:
             _consequences(message_sid, error)
     return bool(updated)

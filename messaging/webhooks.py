@@ -5,7 +5,6 @@ signature for that organization's account."""
 import logging
 
 from django.conf import settings
-from django.db import transaction
 from django.http import HttpResponse, HttpResponseBadRequest, HttpResponseForbidden
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
@@ -58,7 +57,7 @@ def twilio_status_callback(request, organization_id: int):
         )
         return HttpResponseForbidden("Invalid Twilio signature")
     try:
-        with tenant_context(organization), transaction.atomic():  # one commit for both writes
+        with tenant_context(organization):
             record_status_callback(request.POST)
     except InvalidStatusCallback as exc:
         return HttpResponseBadRequest(str(exc))
