@@ -36,23 +36,23 @@ class RetryableError(ProviderError):
 
 
 class AmbiguousOutcome(ProviderError):
-    pass
+    """Maybe processed, maybe not: reconcile with the provider before any retry."""
 
 
 class PermanentRecipientError(ProviderError):
-    pass
+    """This recipient cannot be reached this way: never retry for them."""
 
 
 class AccountBlockedError(ProviderError):
-    pass
+    """The account may not send at all now: stop its sending, tell a person."""
 
 
 class ProviderRequestError(ProviderError):
-    pass
+    """The request itself is wrong (validation, not found): a bug or bad input."""
 
 
 class ProviderAuthError(ProviderError):
-    pass
+    """The credentials were rejected."""
 
 
 # --- Twilio codes -----------------------------------------------------------------------------

@@ -125,12 +125,12 @@ class TrustBundle:
 
 @dataclass(frozen=True)
 class CustomerProfile(TrustBundle):
-    pass
+    """The business's secondary customer profile (its identity in TrustHub)."""
 
 
 @dataclass(frozen=True)
 class TrustProduct(TrustBundle):
-    pass
+    """The A2P messaging profile (a trust product) that the brand registration points to."""
 
 
 @dataclass(frozen=True)
