@@ -324,6 +324,9 @@ Where the two cores went, from "send" to the final page ({final_after:.0f} s, so
 |---|---|---|
 {cpu_rows}
 | **all** | **{cpu_total:.0f} s** | **{1000 * cpu_total / RECIPIENTS:.2f} ms** |
+
+The rest of the available CPU went to what this table cannot follow: PostgreSQL backends that
+closed during the run, Redis and the kernel's network stack.
 """
     write_section("campaign", "A 100,000-recipient campaign, end to end", body)
     print(body)
