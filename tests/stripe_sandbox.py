@@ -208,7 +208,7 @@ def stripe_webhooks(stripe_sandbox):
             self.wfile.write(page.encode())
 
         def log_message(self, *args):
-            pass
+            """Silent: a request log would bury the test report."""
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     receiver = WebhookReceiver(url=f"http://127.0.0.1:{server.server_port}")

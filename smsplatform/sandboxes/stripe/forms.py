@@ -13,7 +13,7 @@ _SEGMENT = re.compile(r"\[([^\[\]]*)\]")
 
 
 class FormDecodeError(ValueError):
-    pass
+    """A form body Stripe's API would refuse (answered 400, as Stripe does)."""
 
 
 def decode_form(raw: str | bytes) -> dict:
