@@ -117,7 +117,7 @@ DATABASES = {"default": env.db_url_config(DATABASE_URL)}
 _raw_host = unquote(urlsplit(DATABASE_URL).netloc.rsplit("@", 1)[-1])
 if _raw_host.startswith("/"):
     DATABASES["default"]["HOST"] = _raw_host
-DATABASES["default"]["ENGINE"] = "django_tenants.postgresql_backend"
+DATABASES["default"]["ENGINE"] = "smsplatform.database"
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 # Shows in pg_stat_activity which process (web, worker, beat...) holds a connection.

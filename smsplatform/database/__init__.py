@@ -1,0 +1,1 @@
+"""The PostgreSQL backend: django-tenants' schema switching, with fewer round trips."""
