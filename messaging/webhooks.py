@@ -45,6 +45,14 @@ def _organization_and_token(organization_id: int, account_sid: str):
 @csrf_exempt
 @require_POST
 def twilio_status_callback(request, organization_id: int):
+    # Production traffic reaches answer_status_callback through smsplatform.callback_lane;
+    # this view serves the same URL to everything else (Django's test client, other servers).
+    return answer_status_callback(request, organization_id)
+
+
+def answer_status_callback(request, organization_id: int) -> HttpResponse:
+    """Check one status callback's signature, store it and apply it: 204, or 403 (forged or
+    unknown organization), or 400 (not a status callback)."""
     organization, auth_token = _organization_and_token(
         organization_id, request.POST.get("AccountSid", "")
     )

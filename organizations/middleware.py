@@ -26,14 +26,14 @@ class TenantHostMiddleware(TenantMainMiddleware):
     reachable by a workspace host; anything else is 404."""
 
     def get_tenant(self, domain_model, hostname):
-        tenant = _tenant_for_host(hostname.lower())
+        tenant = tenant_for_host(hostname.lower())
         if tenant is None:
             raise domain_model.DoesNotExist
         return tenant
 
 
 @ttl_cache(seconds=5)
-def _tenant_for_host(hostname):
+def tenant_for_host(hostname):
     """The organization a host serves (customers and the public site only), or None. Every
     request asks; cached for a few seconds per process."""
     from organizations.models import Domain

@@ -131,9 +131,9 @@ def _public_schema_after_each_test():
     yield
     connection.set_schema_to_public()
     from messaging.webhooks import _organization_and_token
-    from organizations.middleware import _tenant_for_host
+    from organizations.middleware import tenant_for_host
 
-    _tenant_for_host.cache_clear()
+    tenant_for_host.cache_clear()
     _organization_and_token.cache_clear()
 
 
