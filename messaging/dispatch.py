@@ -444,8 +444,10 @@ def record_outcomes(run, messages_by_id: dict, results) -> None:
 def _apply_early_callbacks(sids) -> None:
     """Twilio may call back before our transaction writing the SIDs commits: the callback then
     finds no message and only its event is stored. Applying stored events *after* our commit
-    closes that gap: either the callback's update ran after our commit (and found the SID), or
-    it ran before, in which case its event was already committed and is applied here."""
+    closes that gap, with the callback's second look (status_callbacks.apply_status): a
+    callback that found no message looks again once its event is committed. Either that look
+    comes after our commit (and finds the SID), or it comes before, and then its event was
+    committed before our commit, so this read finds it."""
     if sids:
         from messaging.status_callbacks import apply_pending_status_events
 

@@ -133,6 +133,18 @@ def apply_status(
         "reason": reason,
         "earlier": [status.value for status in S if _rank(status) < _rank(new)],
     }
+    updated = _move_forward(sql, params, message_sid, error)
+    if not updated and payload is not None:
+        # The message may be one whose SID the dispatcher was committing while the statement
+        # above ran: its snapshot came too early to see the SID, and the dispatcher may have
+        # read the stored events before this one was committed. Now that it is, a new
+        # statement sees any SID committed since: whichever of the two looks last finds what
+        # the other wrote (see dispatch._apply_early_callbacks).
+        updated = _move_forward(_MOVE_FORWARD, params, message_sid, error)
+    return bool(updated)
+
+
+def _move_forward(sql, params, message_sid, error) -> int:
     # What a failure means beyond the one text must happen with it, or not at all.
     with transaction.atomic() if error is not None else nullcontext():
         with connection.cursor() as cursor:
@@ -140,7 +152,7 @@ def apply_status(
             updated = cursor.rowcount
         if updated and error is not None:
             _consequences(message_sid, error)
-    return bool(updated)
+    return updated
 
 
 def _consequences(message_sid: str, error) -> None:
