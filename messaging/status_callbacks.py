@@ -3,9 +3,11 @@ applied to our messages, whose statuses only ever move forward."""
 
 import json
 import re
+from collections import defaultdict
 from contextlib import nullcontext
 
 from django.db import connection, transaction
+from django.db.models.functions import Now
 
 from messaging import policy, services
 from messaging.models import ConsentEvent, Message, MessageStatusEvent
@@ -175,7 +177,9 @@ def _consequences(message_sid: str, error) -> None:
 def apply_pending_status_events(message_sids) -> int:
     """Callbacks that arrived before we had written their message's SID (Twilio can call back
     within milliseconds of accepting a message): apply them now. Only the most advanced one per
-    message matters (statuses move forward), so at most one update per message that has any."""
+    message matters (statuses move forward). When callbacks keep pace with sending, that is
+    most messages of a batch: one statement per status reached, not one per message; only
+    failures, whose consequences are per message, go one by one. Returns how many changed."""
     furthest = {}
     events = MessageStatusEvent.objects.filter(message_sid__in=list(message_sids)).only(
         "message_sid", "status", "error_code", "received_at"
@@ -190,4 +194,17 @@ def apply_pending_status_events(message_sids) -> int:
             best.received_at,
         ):
             furthest[event.message_sid] = event
-    return sum(apply_status(e.message_sid, e.status, e.error_code) for e in furthest.values())
+    reached = defaultdict(list)
+    changed = 0
+    for event in furthest.values():
+        ours = OURS[event.status]
+        if ours in (S.UNDELIVERED, S.FAILED):
+            changed += apply_status(event.message_sid, event.status, event.error_code)
+        else:
+            reached[ours].append(event.message_sid)
+    for ours, sids in reached.items():
+        earlier = [status for status in S if _rank(status) < _rank(ours)]
+        changed += Message.objects.filter(sid__in=sids, status__in=earlier).update(
+            status=ours, status_changed_at=Now()
+        )
+    return changed

@@ -282,3 +282,27 @@ def test_callbacks_that_arrive_before_the_sid_is_written_are_applied_after_it(in
     failed = Message.objects.get(sid=failed_sid)
     assert (failed.status, failed.error_code) == (Message.Status.UNDELIVERED, 30003)
     assert apply_pending_status_events([sid, failed_sid]) == 0  # nothing moves twice
+
+
+def test_a_batch_of_early_callbacks_is_applied_in_a_few_statements(in_acme):
+    """When callbacks keep pace with sending, most of a batch's callbacks come before its SIDs
+    are written: applying them costs a statement per status reached, not one per message."""
+    from django.test.utils import CaptureQueriesContext
+
+    from messaging.status_callbacks import apply_pending_status_events, record_status_callback
+
+    sids = [f"SM{i:032x}" for i in range(60)]
+    for index, sid in enumerate(sids):
+        for status in ["sent", "delivered"] if index % 3 else ["sent"]:
+            record_status_callback({"MessageSid": sid, "MessageStatus": status})
+    Message.objects.bulk_create(
+        Message(direction="out", kind="campaign", to_phone=phone, from_phone="+13055550100",
+                body="Hi", status=Message.Status.QUEUED, sid=sid)
+        for sid, phone in zip(sids, fresh(len(sids)), strict=True)
+    )  # fmt: skip
+
+    with CaptureQueriesContext(connection) as queries:
+        assert apply_pending_status_events(sids) == 60
+    assert len(queries) <= 3  # the events, then one update per status reached
+    statuses = dict(Message.objects.filter(sid__in=sids).values_list("sid", "status"))
+    assert [statuses[sid] for sid in sids[:4]] == ["sent", "delivered", "delivered", "sent"]
