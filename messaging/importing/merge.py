@@ -165,15 +165,19 @@ def create_staging():
     with connection.cursor() as cursor:
         # Enough memory for a chunk's joins and sorts not to spill to disk (this transaction only).
         cursor.execute("SET LOCAL work_mem = '64MB'")
+        # Foreign keys checked with each chunk's statements, while the reader thread cleans the
+        # next chunk, rather than ~3,000,000 deferred checks at commit with nothing to overlap
+        # (9.5 s of a 1,000,000-row import's end, measured).
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
         cursor.execute(_CREATE_STAGING)
 
 
 def refresh_statistics():
     """ANALYZE the tables an import grows, from inside its transaction (so counting its own
-    uncommitted rows): after the first chunk, and before the commit checks the foreign keys row
-    by row. Without it the planner plans the chunks, and the commit's key checks, from no
-    statistics (a new organization) or from an autovacuum that ran during the import and saw
-    none of its rows ("0 rows in N pages"), and may pick a scan for every row."""
+    uncommitted rows): after the first chunk, and at the end for the pages that follow the
+    import. Without it the planner plans the chunks from no statistics (a new organization) or
+    from an autovacuum that ran during the import and saw none of its rows ("0 rows in N
+    pages"), and may pick a scan for every row."""
     with connection.cursor() as cursor:
         cursor.execute(
             "ANALYZE messaging_contact, messaging_consentevent, messaging_contactlistmembership"
