@@ -174,12 +174,42 @@ def _consequences(message_sid: str, error) -> None:
         policy.pause_organization_sending(connection.tenant, error.plain_reason)
 
 
+def early_statuses(message_sids) -> dict:
+    """The furthest status stored callbacks already report for each of these messages, where
+    that needs nothing beyond the status itself (failures, with their reasons and consequences,
+    are left to apply_pending_status_events): the dispatcher writes it with the SID, so a
+    message is not rewritten once for "queued" and again for its callbacks."""
+    return {
+        sid: OURS[event.status]
+        for sid, event in _furthest_events(message_sids).items()
+        if OURS[event.status] not in (S.UNDELIVERED, S.FAILED)
+    }
+
+
 def apply_pending_status_events(message_sids) -> int:
     """Callbacks that arrived before we had written their message's SID (Twilio can call back
     within milliseconds of accepting a message): apply them now. Only the most advanced one per
     message matters (statuses move forward). When callbacks keep pace with sending, that is
     most messages of a batch: one statement per status reached, not one per message; only
     failures, whose consequences are per message, go one by one. Returns how many changed."""
+    reached = defaultdict(list)
+    changed = 0
+    for event in _furthest_events(message_sids).values():
+        ours = OURS[event.status]
+        if ours in (S.UNDELIVERED, S.FAILED):
+            changed += apply_status(event.message_sid, event.status, event.error_code)
+        else:
+            reached[ours].append(event.message_sid)
+    for ours, sids in reached.items():
+        earlier = [status for status in S if _rank(status) < _rank(ours)]
+        changed += Message.objects.filter(sid__in=sids, status__in=earlier).update(
+            status=ours, status_changed_at=Now()
+        )
+    return changed
+
+
+def _furthest_events(message_sids) -> dict:
+    """The most advanced stored callback (of a status we know) per message SID."""
     furthest = {}
     events = MessageStatusEvent.objects.filter(message_sid__in=list(message_sids)).only(
         "message_sid", "status", "error_code", "received_at"
@@ -194,17 +224,4 @@ def apply_pending_status_events(message_sids) -> int:
             best.received_at,
         ):
             furthest[event.message_sid] = event
-    reached = defaultdict(list)
-    changed = 0
-    for event in furthest.values():
-        ours = OURS[event.status]
-        if ours in (S.UNDELIVERED, S.FAILED):
-            changed += apply_status(event.message_sid, event.status, event.error_code)
-        else:
-            reached[ours].append(event.message_sid)
-    for ours, sids in reached.items():
-        earlier = [status for status in S if _rank(status) < _rank(ours)]
-        changed += Message.objects.filter(sid__in=sids, status__in=earlier).update(
-            status=ours, status_changed_at=Now()
-        )
-    return changed
+    return furthest

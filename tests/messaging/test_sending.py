@@ -306,3 +306,25 @@ def test_a_batch_of_early_callbacks_is_applied_in_a_few_statements(in_acme):
     assert len(queries) <= 3  # the events, then one update per status reached
     statuses = dict(Message.objects.filter(sid__in=sids).values_list("sid", "status"))
     assert [statuses[sid] for sid in sids[:4]] == ["sent", "delivered", "delivered", "sent"]
+
+
+def test_a_message_whose_callbacks_came_first_is_recorded_at_its_furthest_status(in_acme):
+    """Twilio called back ("sent", then "delivered") before the dispatcher wrote the SID: the
+    dispatcher writes the message once, delivered, instead of "queued" and then again."""
+    from messaging.status_callbacks import record_status_callback
+    from smsplatform.providers.twilio_records import SendResult
+
+    contacts(*fresh(1), tag="early")
+    run = run_for("early")
+    Message.objects.filter(run=run).update(status=Message.Status.SENDING)  # claimed
+    message = Message.objects.get(run=run)
+    sid = "SM" + "f" * 32
+    for status in ("sent", "delivered"):
+        record_status_callback({"MessageSid": sid, "MessageStatus": status})
+
+    accepted = SendResult(key=str(message.pk), sid=sid, status="queued", num_segments=1)
+    dispatch.record_outcomes(run, {message.pk: message}, [accepted])
+
+    message.refresh_from_db()
+    assert (message.sid, message.status) == (sid, Message.Status.DELIVERED)
+    assert message.status_changed_at == message.sent_at  # one write, not "queued" then later
