@@ -24,6 +24,7 @@ import logging
 import secrets
 import time
 import uuid
+from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -165,71 +166,67 @@ class InFlight:
 
 
 def _dispatch(run_id, lock_key, cache_token, token, deadline) -> str:
-    """Pipelined: batch k is sent by a sender thread while this thread claims batch k+1 and,
-    once k+1 is on its way, records k's outcomes. The database work hides behind the sending."""
+    """Pipelined: while batch k is being sent (the sending session's thread), this thread
+    claims batch k+1 and queues it right behind k, so that the sending never waits for the
+    database; then it records k's outcomes once k is done. The database work hides behind the
+    sending, and the session's slots stay busy from one batch to the next."""
     from smsplatform.providers.twilio import twilio_for
 
     gateway = twilio_for(connection.tenant)
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="sms-sender") as sender:
-        in_flight = None
+    flights = deque()
+    with gateway.sending_session(
+        concurrency=settings.TWILIO_SEND_CONCURRENCY,
+        max_per_second=policy.sending_rate(connection.tenant),
+    ) as sender:
         try:
-            outcome, in_flight = _dispatch_loop(
-                run_id, lock_key, cache_token, token, deadline, gateway, sender
+            return _dispatch_loop(
+                run_id, lock_key, cache_token, token, deadline, gateway, sender, flights
             )
         finally:
-            if in_flight is not None:  # never leave a sent batch unrecorded
-                _record_in_flight(run_id, in_flight, in_flight.future.result())
-    return outcome
+            while flights:  # never leave a sent batch unrecorded
+                flight = flights.popleft()
+                _record_in_flight(run_id, flight, flight.future.result())
 
 
-def _dispatch_loop(run_id, lock_key, cache_token, token, deadline, gateway, sender):
+def _dispatch_loop(run_id, lock_key, cache_token, token, deadline, gateway, sender, flights):
     organization = connection.tenant
-    in_flight = None
     while time.monotonic() < deadline:
         cache.set(lock_key, cache_token, LOCK_SECONDS)
-        reconcile_stale_claims(
-            run_id, gateway, own_token=token, in_flight=in_flight.message_ids if in_flight else ()
-        )
+        sending = set().union(*(flight.message_ids for flight in flights))
+        reconcile_stale_claims(run_id, gateway, own_token=token, in_flight=sending)
         run = CampaignRun.objects.select_related("campaign").get(pk=run_id)
         if run.status != CampaignRun.Status.SENDING:
-            return run.status, in_flight
+            return run.status
         block = policy.sending_block(organization)
         if block:
             pause_run(run, block)
-            return "paused", in_flight
+            return "paused"
         claim_started = time.perf_counter()
         try:
             claimed = claim_batch(run, timezone.now(), token=token)
         except AllowanceUsedUp:
             pause_run(run, policy.ALLOWANCE_USED_UP)
-            return "paused", in_flight
-        claim_seconds = time.perf_counter() - claim_started
-        results = in_flight.future.result() if in_flight is not None else None
-        next_flight = (
-            _start_sending(run, claimed, gateway, sender, claim_seconds) if claimed else None
-        )
-        if in_flight is not None:
-            _record_in_flight(run_id, in_flight, results, run=run)
-        in_flight = next_flight
-        if in_flight is not None:
+            return "paused"
+        if claimed:
+            claim_seconds = time.perf_counter() - claim_started
+            flights.append(_start_sending(run, claimed, sender, claim_seconds))
+        # One batch queued behind the one being sent; the older is recorded once it is done.
+        if len(flights) > 1 or (flights and not claimed):
+            flight = flights.popleft()
+            _record_in_flight(run_id, flight, flight.future.result(), run=run)
+        if flights:
             continue
         pause = _seconds_until_next_due(run)
         if pause is None or pause > SHORT_WAIT_SECONDS or time.monotonic() + pause > deadline:
-            return _finish_or_wait(run), None
+            return _finish_or_wait(run)
         time.sleep(max(pause, 0.05))  # a retry backoff of a few seconds: wait here, keep the lock
-    return "continue", in_flight
+    return "continue"
 
 
-def _start_sending(run, claimed, gateway, sender, claim_seconds) -> InFlight:
-    outgoing = outgoing_messages(run, claimed)
-    rate = policy.sending_rate(connection.tenant)
-    future = sender.submit(
-        gateway.send_messages,
-        outgoing,
-        concurrency=settings.TWILIO_SEND_CONCURRENCY,
-        max_per_second=rate,
+def _start_sending(run, claimed, sender, claim_seconds) -> InFlight:
+    return InFlight(
+        claimed, sender.submit(outgoing_messages(run, claimed)), claim_seconds, time.perf_counter()
     )
-    return InFlight(claimed, future, claim_seconds, time.perf_counter())
 
 
 def _record_in_flight(run_id, in_flight: InFlight, results, run=None) -> None:

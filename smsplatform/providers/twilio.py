@@ -237,6 +237,18 @@ class TwilioGateway(A2PCalls):
             max_per_second=max_per_second,
         )
 
+    def sending_session(self, *, concurrency: int | None = None, max_per_second=None):
+        """For senders of batch after batch (the campaign dispatcher): a context manager whose
+        ``submit(messages)`` queues a batch behind the ones in flight and returns a Future of
+        its results (twilio_bulk.SendingSession)."""
+        from smsplatform.providers import twilio_bulk
+
+        return twilio_bulk.SendingSession(
+            self,
+            concurrency=concurrency or settings.TWILIO_SEND_CONCURRENCY,
+            max_per_second=max_per_second,
+        )
+
     async def send_messages_async(
         self,
         messages: Sequence[OutgoingSMS],

@@ -15,8 +15,11 @@ spend it on the GIL (docs/benchmarks.md, "Twilio gateway", measures both).
 
 import asyncio
 import logging
+import sys
+import threading
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
+from functools import partial
 from urllib.parse import urlencode
 
 import aiohttp
@@ -55,13 +58,8 @@ async def send_messages_async(
     if not messages:
         return []
     concurrency = max(1, min(concurrency, len(messages)))
-    timeout = aiohttp.ClientTimeout(
-        total=None,
-        sock_connect=settings.TWILIO_CONNECT_TIMEOUT,
-        sock_read=settings.TWILIO_READ_TIMEOUT,
-    )
     connector = aiohttp.TCPConnector(limit=concurrency, limit_per_host=concurrency)
-    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
+    async with aiohttp.ClientSession(connector=connector, timeout=_timeout()) as session:
         client = gateway.sdk_client(http_client=PooledAiohttpClient(session))
         batch = _Batch(
             messages_api=client.api.v2010.accounts(gateway.account_sid).messages,
@@ -78,6 +76,108 @@ async def send_messages_async(
 
         await asyncio.gather(*(worker() for _ in range(concurrency)))
     return results
+
+
+class SendingSession:
+    """Batch after batch over one connection pool and one event loop, in a thread of its own:
+    ``submit`` queues a batch behind the ones still being sent and returns a Future of its
+    results. A dispatcher that submits the next batch before the last one ends keeps every
+    slot busy across batch boundaries (``send_messages`` lets its last requests finish alone,
+    then opens a new pool). Pacing (the organization's throughput) and the backing off after a
+    429 span the whole session, not one batch.
+
+    Use it as a context manager; leaving it stops sending what was not yet started (those
+    messages stay claimed, as after a crash, and are reconciled before any resend)."""
+
+    def __init__(self, gateway, *, concurrency: int, max_per_second: float | None):
+        self.gateway = gateway
+        self.concurrency = max(1, concurrency)
+        self.max_per_second = max_per_second
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="sms-sender")
+
+    def __enter__(self):
+        # The caller's thread works (claims, records) while answers arrive here: the loop must
+        # get the GIL as soon as one does, not after the default 5 ms switch interval, or every
+        # request holds its slot that much longer.
+        self._switch_interval = sys.getswitchinterval()
+        sys.setswitchinterval(min(self._switch_interval, 0.0005))
+        self._thread.start()
+        asyncio.run_coroutine_threadsafe(self._open(), self._loop).result()
+        return self
+
+    def __exit__(self, *exc):
+        asyncio.run_coroutine_threadsafe(self._close(), self._loop).result()
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join()
+        self._loop.close()
+        sys.setswitchinterval(self._switch_interval)
+
+    def submit(self, messages: Sequence[OutgoingSMS]) -> Future:
+        """Queue ``messages``; a Future of their results, one per message, in order."""
+        future = Future()
+        if not messages:
+            future.set_result([])
+            return future
+        results: list[SendResult | None] = [None] * len(messages)
+        remaining = len(messages)
+
+        def deliver(index, result=None, error=None):  # on the loop's thread only
+            nonlocal remaining
+            if future.done():
+                return
+            if error is not None:
+                future.set_exception(error)
+                return
+            results[index] = result
+            remaining -= 1
+            if remaining == 0:
+                future.set_result(results)
+
+        def enqueue():
+            for index, sms in enumerate(messages):
+                self._queue.put_nowait((sms, partial(deliver, index)))
+
+        self._loop.call_soon_threadsafe(enqueue)
+        return future
+
+    async def _open(self):
+        self._session = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=self.concurrency, limit_per_host=self.concurrency),
+            timeout=_timeout(),
+        )
+        client = self.gateway.sdk_client(http_client=PooledAiohttpClient(self._session))
+        self._batch = _Batch(
+            messages_api=client.api.v2010.accounts(self.gateway.account_sid).messages,
+            limiter=AsyncRateLimiter(self.max_per_second),
+            concurrency=AdaptiveConcurrency(self.concurrency),
+        )
+        self._queue = asyncio.Queue()
+        self._workers = [asyncio.create_task(self._work()) for _ in range(self.concurrency)]
+
+    async def _work(self):
+        while True:
+            sms, deliver = await self._queue.get()
+            try:
+                deliver(result=await self._batch.send(sms))
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # a bug, not a provider error: fail the batch, not hang it
+                deliver(error=exc)
+
+    async def _close(self):
+        for worker in self._workers:
+            worker.cancel()
+        await asyncio.gather(*self._workers, return_exceptions=True)
+        await self._session.close()
+
+
+def _timeout() -> aiohttp.ClientTimeout:
+    return aiohttp.ClientTimeout(
+        total=None,
+        sock_connect=settings.TWILIO_CONNECT_TIMEOUT,
+        sock_read=settings.TWILIO_READ_TIMEOUT,
+    )
 
 
 class _Batch:

@@ -160,3 +160,45 @@ def test_async_code_can_await_the_batch_or_block_on_it(gateway):
 
     results = run_in_own_thread(from_async_code())
     assert len(results) == 4 and all(r.ok for r in results)
+
+
+def test_a_sending_session_sends_batch_after_batch_each_with_its_results(gateway, twilio_sandbox):
+    first, second = batch(12, prefix="+1415720"), batch(9, prefix="+1415721")
+    with gateway.sending_session(concurrency=5) as session:
+        queued = [session.submit(first), session.submit(second), session.submit([])]
+        results = [future.result(timeout=30) for future in queued]
+    assert [[r.key for r in batch_results] for batch_results in results] == [
+        [m.key for m in first],
+        [m.key for m in second],
+        [],
+    ]
+    assert all(r.ok for r in results[0] + results[1])
+    numbers = [m.to for m in first + second]
+    assert set(sent_to(twilio_sandbox, numbers).values()) == {1}
+
+
+def test_a_sending_sessions_pacing_spans_its_batches(gateway):
+    started = time.monotonic()
+    with gateway.sending_session(concurrency=10, max_per_second=20) as session:
+        queued = [session.submit(batch(11, prefix="+1415722")), session.submit(batch(10))]
+        assert all(r.ok for future in queued for r in future.result(timeout=30))
+    assert time.monotonic() - started >= 0.95  # 21 requests, 20 intervals of 50 ms
+
+
+def test_a_bug_while_sending_fails_its_batch_instead_of_hanging_it(gateway, monkeypatch):
+    from smsplatform.providers import twilio_bulk
+
+    real_send = twilio_bulk._Batch.send
+
+    async def broken_for_one(self, sms):
+        if sms.key == "msg-3":
+            raise KeyError("a bug")
+        return await real_send(self, sms)
+
+    monkeypatch.setattr(twilio_bulk._Batch, "send", broken_for_one)
+    with gateway.sending_session(concurrency=2) as session:
+        broken = session.submit(batch(5, prefix="+1415723"))
+        fine = session.submit(batch(2, prefix="+1415724", start=10))
+        with pytest.raises(KeyError):
+            broken.result(timeout=30)
+        assert all(r.ok for r in fine.result(timeout=30))
