@@ -19,6 +19,7 @@ import time
 import uuid
 from collections import deque
 from datetime import UTC, datetime
+from urllib.parse import urlencode
 
 import aiohttp
 from twilio.request_validator import RequestValidator
@@ -273,7 +274,11 @@ class CallbackSender:
                 headers["Content-Type"] = "application/json"
                 request = self.session.post(url, data=json_body.encode(), headers=headers)
             elif method == "POST":
-                request = self.session.post(url, data=params, headers=headers)
+                # Encoded here: aiohttp's FormData machinery costs more than the whole request
+                # at thousands of callbacks a second.
+                headers["Content-Type"] = "application/x-www-form-urlencoded"
+                body = urlencode(params, doseq=True).encode()
+                request = self.session.post(url, data=body, headers=headers)
             else:
                 request = self.session.get(_with_query(url, params), headers=headers)
             async with request as response:
@@ -300,8 +305,6 @@ class CallbackSender:
 
 
 def _with_query(url: str, params: dict) -> str:
-    from urllib.parse import urlencode
-
     if not params:
         return url
     return f"{url}{'&' if '?' in url else '?'}{urlencode(params)}"
