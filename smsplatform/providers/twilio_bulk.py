@@ -103,11 +103,20 @@ class SendingSession:
         self._switch_interval = sys.getswitchinterval()
         sys.setswitchinterval(min(self._switch_interval, 0.0005))
         self._thread.start()
-        asyncio.run_coroutine_threadsafe(self._open(), self._loop).result()
+        try:
+            asyncio.run_coroutine_threadsafe(self._open(), self._loop).result()
+        except BaseException:
+            self._stop_loop()  # no thread left running behind a session that never opened
+            raise
         return self
 
     def __exit__(self, *exc):
-        asyncio.run_coroutine_threadsafe(self._close(), self._loop).result()
+        try:
+            asyncio.run_coroutine_threadsafe(self._close(), self._loop).result()
+        finally:
+            self._stop_loop()
+
+    def _stop_loop(self):
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join()
         self._loop.close()

@@ -202,3 +202,13 @@ def test_a_bug_while_sending_fails_its_batch_instead_of_hanging_it(gateway, monk
         with pytest.raises(KeyError):
             broken.result(timeout=30)
         assert all(r.ok for r in fine.result(timeout=30))
+
+
+def test_a_sending_session_that_cannot_open_leaves_no_thread_behind(gateway, monkeypatch):
+    def broken(**kwargs):
+        raise RuntimeError("no client")
+
+    monkeypatch.setattr(gateway, "sdk_client", broken)
+    with pytest.raises(RuntimeError), gateway.sending_session(concurrency=2):
+        pass
+    assert not [t for t in threading.enumerate() if t.name == "sms-sender"]
