@@ -209,6 +209,7 @@ def test_a_sending_session_that_cannot_open_leaves_no_thread_behind(gateway, mon
         raise RuntimeError("no client")
 
     monkeypatch.setattr(gateway, "sdk_client", broken)
-    with pytest.raises(RuntimeError), gateway.sending_session(concurrency=2):
-        pass
+    session = gateway.sending_session(concurrency=2)
+    with pytest.raises(RuntimeError):
+        session.__enter__()
     assert not [t for t in threading.enumerate() if t.name == "sms-sender"]
