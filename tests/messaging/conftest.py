@@ -24,3 +24,22 @@ def make_contact(in_acme):
         return services.create_contact(phone=phone or new_phone(), consent=consent, **fields)
 
     return make
+
+
+@pytest.fixture
+def committed_acme(world, committed):
+    """acme with no test transaction around it, for code that manages its own connection and
+    transactions (the status-callback lane, races between two connections)."""
+    from organizations.models import Organization
+
+    return Organization.objects.get(pk=world.acme_id)
+
+
+@pytest.fixture
+def main_account(settings):
+    """The platform's own Twilio account (tests.messaging.test_status_webhook's MAIN_SID and
+    MAIN_TOKEN), which signs callbacks about messages sent before a subaccount existed."""
+    from tests.messaging.test_status_webhook import MAIN_SID, MAIN_TOKEN
+
+    settings.TWILIO_ACCOUNT_SID = MAIN_SID
+    settings.TWILIO_AUTH_TOKEN = MAIN_TOKEN

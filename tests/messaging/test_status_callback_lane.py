@@ -12,36 +12,22 @@ from django_tenants.utils import tenant_context
 from twilio.request_validator import RequestValidator
 
 from messaging.models import Message, MessageStatusEvent
-from organizations.models import Organization
 from smsplatform.wsgi import application
-from tests.messaging.test_status_webhook import MAIN_SID, MAIN_TOKEN, callback, path_for
+from tests.messaging.test_status_webhook import MAIN_TOKEN, callback, path_for
 
 FORM = "application/x-www-form-urlencoded"
 
 
 @pytest.fixture
-def main_account(settings):
-    settings.TWILIO_ACCOUNT_SID = MAIN_SID
-    settings.TWILIO_AUTH_TOKEN = MAIN_TOKEN
-
-
-@pytest.fixture
-def acme(world, committed):
-    """Committed, with no test transaction around it: the lane manages its connection as in
-    production, between requests."""
-    return Organization.objects.get(pk=world.acme_id)
-
-
-@pytest.fixture
-def queued_message(acme, main_account):
+def queued_message(committed_acme, main_account):
     """A message of acme's that Twilio has queued."""
     sid = "SM" + uuid.uuid4().hex
-    with tenant_context(acme):
+    with tenant_context(committed_acme):
         message = Message.objects.create(
             direction="out", kind="campaign", to_phone="+13055550100", sid=sid, status="queued"
         )
     yield message
-    with tenant_context(acme):
+    with tenant_context(committed_acme):
         Message.objects.filter(pk=message.pk).delete()
         MessageStatusEvent.objects.filter(message_sid=sid).delete()
 
@@ -81,17 +67,17 @@ def signed_callback(message, status, **extra):
     return {**callback(status, **extra), "MessageSid": message.sid, "SmsSid": message.sid}
 
 
-def test_a_signed_callback_is_stored_and_applied_once(acme, queued_message):
-    path = path_for(acme.pk)
+def test_a_signed_callback_is_stored_and_applied_once(committed_acme, queued_message):
+    path = path_for(committed_acme.pk)
     assert call(path, signed_callback(queued_message, "sent"))[0] == 204
     assert call(path, signed_callback(queued_message, "delivered"))[0] == 204
     assert call(path, signed_callback(queued_message, "delivered"))[0] == 204
     assert call(path, signed_callback(queued_message, "sent"))[0] == 204  # late: no going back
-    assert state_of(acme, queued_message) == ("delivered", ["delivered", "sent"])
+    assert state_of(committed_acme, queued_message) == ("delivered", ["delivered", "sent"])
 
 
-def test_forged_and_malformed_callbacks_get_the_views_answers(acme, queued_message):
-    path = path_for(acme.pk)
+def test_forged_and_malformed_callbacks_get_the_views_answers(committed_acme, queued_message):
+    path = path_for(committed_acme.pk)
     forged = call(path, signed_callback(queued_message, "delivered"), token="someone-else")
     assert forged == (403, b"Invalid Twilio signature")
     tampered = signed_callback(queued_message, "delivered")
@@ -99,21 +85,21 @@ def test_forged_and_malformed_callbacks_get_the_views_answers(acme, queued_messa
     status, body = call(path, {**callback("delivered"), "MessageSid": "", "SmsSid": ""})
     assert status == 400 and b"no message sid" in body
     assert call(path_for(987654), signed_callback(queued_message, "delivered"))[0] == 403
-    assert state_of(acme, queued_message) == ("queued", [])
+    assert state_of(committed_acme, queued_message) == ("queued", [])
 
 
-def test_other_requests_still_go_to_django(acme, queued_message):
-    path = path_for(acme.pk)
+def test_other_requests_still_go_to_django(committed_acme, queued_message):
+    path = path_for(committed_acme.pk)
     # The callback URL is the public site's: on a workspace host it does not exist.
     workspace = call(path, signed_callback(queued_message, "delivered"), host="acme.localhost")
     assert workspace[0] == 404
     assert call(path, signed_callback(queued_message, "delivered"), host="evil.example")[0] == 404
     assert call(path, {}, method="get")[0] == 405
-    assert state_of(acme, queued_message) == ("queued", [])
+    assert state_of(committed_acme, queued_message) == ("queued", [])
 
 
-def test_a_connection_dropped_between_callbacks_is_replaced(acme, queued_message):
-    path = path_for(acme.pk)
+def test_a_connection_dropped_between_callbacks_is_replaced(committed_acme, queued_message):
+    path = path_for(committed_acme.pk)
     assert call(path, signed_callback(queued_message, "sent"))[0] == 204
     backend = connection.connection.info.backend_pid
     # PostgreSQL drops the persistent connection (a restart, an idle timeout, an operator).
@@ -125,4 +111,4 @@ def test_a_connection_dropped_between_callbacks_is_replaced(acme, queued_message
         other.close()
     assert call(path, signed_callback(queued_message, "delivered"))[0] == 204
     assert connection.connection.info.backend_pid != backend
-    assert state_of(acme, queued_message) == ("delivered", ["delivered", "sent"])
+    assert state_of(committed_acme, queued_message) == ("delivered", ["delivered", "sent"])

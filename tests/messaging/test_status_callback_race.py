@@ -16,16 +16,11 @@ from django_tenants.utils import tenant_context
 from messaging.dispatch import _apply_early_callbacks
 from messaging.models import Message, MessageStatusEvent
 from messaging.status_callbacks import apply_status
-from organizations.models import Organization
 
 
 @pytest.fixture
-def acme(world, committed):
-    return Organization.objects.get(pk=world.acme_id)
-
-
-@pytest.fixture
-def sending_message(acme):
+def sending_message(committed_acme):
+    acme = committed_acme
     with tenant_context(acme):
         message = Message.objects.create(
             direction="out", kind="campaign", to_phone="+13055550100", status="sending"
@@ -50,7 +45,8 @@ def _wait_until_waiting_on_a_lock(pid):
         other.close()
 
 
-def test_a_callback_straddling_the_dispatchers_commit_is_applied(acme, sending_message):
+def test_a_callback_straddling_the_dispatchers_commit_is_applied(committed_acme, sending_message):
+    acme = committed_acme
     sid = "SM" + uuid.uuid4().hex
     schema = connection.ops.quote_name(acme.schema_name)
     # Another callback for the same (message, status), not yet committed, holds the event's

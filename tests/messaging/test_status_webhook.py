@@ -23,12 +23,6 @@ MAIN_TOKEN = "main-token-0123456789abcdef012345"
 MESSAGE_SID = "SM" + "ab" * 16
 
 
-@pytest.fixture
-def main_account(settings):
-    settings.TWILIO_ACCOUNT_SID = MAIN_SID
-    settings.TWILIO_AUTH_TOKEN = MAIN_TOKEN
-
-
 def callback(status="delivered", **extra):
     return {
         "MessageSid": MESSAGE_SID,
