@@ -414,7 +414,8 @@ def record_outcomes(run, messages_by_id: dict, results) -> None:
     # Twilio often calls back before this write: the message goes straight to its furthest
     # reported status, written once. Callbacks stored from here to our commit are applied after
     # it (_apply_early_callbacks).
-    for sid, status in early_statuses([m.sid for m in accepted]).items():
+    written = early_statuses([m.sid for m in accepted])
+    for sid, status in written.items():
         accepted_by_sid[sid].status = status
     with transaction.atomic():
         update_rows(
@@ -443,22 +444,23 @@ def record_outcomes(run, messages_by_id: dict, results) -> None:
                 ),
             )
     policy.release_messages(connection.tenant, not_taken)
-    _apply_early_callbacks([m.sid for m in accepted])
+    _apply_early_callbacks([m.sid for m in accepted], written=written)
     if blocked is not None:
         policy.pause_organization_sending(connection.tenant, blocked.plain_reason or str(blocked))
 
 
-def _apply_early_callbacks(sids) -> None:
+def _apply_early_callbacks(sids, *, written=None) -> None:
     """Twilio may call back before our transaction writing the SIDs commits: the callback then
     finds no message and only its event is stored. Applying stored events *after* our commit
     closes that gap, with the callback's second look (status_callbacks.apply_status): a
     callback that found no message looks again once its event is committed. Either that look
     comes after our commit (and finds the SID), or it comes before, and then its event was
-    committed before our commit, so this read finds it."""
+    committed before our commit, so this read finds it. ``written``: the statuses our write
+    already gave (SID → status); only callbacks that went further since are applied."""
     if sids:
         from messaging.status_callbacks import apply_pending_status_events
 
-        apply_pending_status_events(sids)
+        apply_pending_status_events(sids, written=written)
 
 
 def _finish_or_wait(run: CampaignRun) -> str:

@@ -186,16 +186,20 @@ def early_statuses(message_sids) -> dict:
     }
 
 
-def apply_pending_status_events(message_sids) -> int:
+def apply_pending_status_events(message_sids, *, written=None) -> int:
     """Callbacks that arrived before we had written their message's SID (Twilio can call back
     within milliseconds of accepting a message): apply them now. Only the most advanced one per
     message matters (statuses move forward). When callbacks keep pace with sending, that is
     most messages of a batch: one statement per status reached, not one per message; only
-    failures, whose consequences are per message, go one by one. Returns how many changed."""
+    failures, whose consequences are per message, go one by one. ``written`` (SID → status):
+    statuses the caller has just written itself, not applied again. Returns how many changed."""
+    written = written or {}
     reached = defaultdict(list)
     changed = 0
     for event in _furthest_events(message_sids).values():
         ours = OURS[event.status]
+        if written.get(event.message_sid) == ours:
+            continue
         if ours in (S.UNDELIVERED, S.FAILED):
             changed += apply_status(event.message_sid, event.status, event.error_code)
         else:

@@ -47,15 +47,16 @@ def twilio_signature_is_valid(request, auth_token: str) -> bool:
     if not signature or not auth_token:
         return False
     url = public_request_url(request)
+    validator = RequestValidator(auth_token)
     if "bodySHA256" in request.GET and request.content_type != FORM:
         params = request.body.decode("utf-8", errors="replace")  # a JSON webhook: body hashed
     elif request.content_type in (FORM, "") or request.method == "GET":
         params = request.POST  # a QueryDict: repeated keys are signed value by value
         # Status callbacks come in thousands a second: the URL exactly as requested matches
         # almost always, so it is tried first; validate() computes both port variants, always.
-        expected = RequestValidator(auth_token).compute_signature(url, params)
+        expected = validator.compute_signature(url, params)
         if hmac.compare_digest(expected, signature):
             return True
     else:
         return False  # Twilio signs form posts and hashed bodies, nothing else
-    return RequestValidator(auth_token).validate(url, params, signature)
+    return validator.validate(url, params, signature)
