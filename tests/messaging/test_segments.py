@@ -2,6 +2,7 @@ from datetime import timedelta
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.db import connection
 from django.utils import timezone
 
 from messaging import segments, services
@@ -99,6 +100,24 @@ def test_dates_and_engagement(people):
         "+13055550102", "+13055550103", "+13055550104"
     }  # fmt: skip
 
+
+
+@pytest.mark.parametrize(
+    ("condition", "index"),
+    [
+        (c("received_campaign", "within_days", 30), "contact_last_campaign"),
+        (c("replied", "ever"), "contact_last_replied"),
+        (c("replied", "within_days", 7), "contact_last_replied"),
+    ],
+)
+def test_engagement_conditions_can_use_their_partial_index(people, condition, index):
+    # The engagement indexes leave out contacts without a date (most of them, and every
+    # imported one); the conditions that look for a date must still be able to use them.
+    query = segments.contacts_matching(segments.validate_rules({"conditions": [condition]}))
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        plan = query.explain()
+    assert index in plan
 
 @pytest.mark.parametrize(
     ("rules", "message"),
