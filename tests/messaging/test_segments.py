@@ -101,7 +101,6 @@ def test_dates_and_engagement(people):
     }  # fmt: skip
 
 
-
 @pytest.mark.parametrize(
     ("condition", "index"),
     [
@@ -118,6 +117,7 @@ def test_engagement_conditions_can_use_their_partial_index(people, condition, in
         cursor.execute("SET LOCAL enable_seqscan = off")
         plan = query.explain()
     assert index in plan
+
 
 @pytest.mark.parametrize(
     ("rules", "message"),

@@ -19,9 +19,16 @@ from messaging.importing.errors import ImportFileError, ImportSetupError
 from messaging.models import ContactList, CustomField, ImportJob
 from organizations.models import Organization
 
+# How often the waiting command looks at the job: one small query, so often enough that the
+# report follows the import's end closely.
+POLL_SECONDS = 0.1
+
 
 class Command(BaseCommand):
     help = "Import contacts from a CSV or Excel file into an organization, with declared consent."
+    # Django's system checks validate the project's code, which `check`, the test suite and
+    # the server's start-up already do; here they would only delay every import by ~0.3 s.
+    requires_system_checks = []
 
     def add_arguments(self, parser):
         parser.add_argument("organization", help="The organization's slug")
@@ -81,7 +88,7 @@ class Command(BaseCommand):
         while not job.is_finished:
             if time.monotonic() > deadline:
                 raise CommandError(f"Still importing after {options['timeout']} s (job {job.pk}).")
-            time.sleep(0.5)
+            time.sleep(POLL_SECONDS)
             job.refresh_from_db()
         return job
 
