@@ -23,6 +23,7 @@ from functools import partial
 from urllib.parse import urlencode
 
 import aiohttp
+import uvloop
 from django.conf import settings
 from twilio.base.exceptions import TwilioRestException, TwilioServiceException
 from twilio.http import AsyncHttpClient
@@ -36,7 +37,7 @@ from smsplatform.providers.twilio_records import OutgoingSMS, SendResult
 
 def send_messages(gateway, messages, *, concurrency, max_per_second) -> list[SendResult]:
     def batch():
-        return asyncio.run(
+        return uvloop.run(
             send_messages_async(
                 gateway, messages, concurrency=concurrency, max_per_second=max_per_second
             )
@@ -93,7 +94,9 @@ class SendingSession:
         self.gateway = gateway
         self.concurrency = max(1, concurrency)
         self.max_per_second = max_per_second
-        self._loop = asyncio.new_event_loop()
+        # uvloop: the loop's own work (sockets, callbacks) costs the worker less CPU per message
+        # than asyncio's, on a machine it shares with the database and the web workers.
+        self._loop = uvloop.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="sms-sender")
 
     def __enter__(self):

@@ -23,6 +23,7 @@ from collections import Counter, deque
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
+import uvloop
 from aiohttp import web
 
 from smsplatform.sandboxes.twilio import (
@@ -332,4 +333,7 @@ def run(sandbox: Sandbox, *, host: str, port: int) -> None:
         print=None,
         backlog=1024,
         handle_signals=True,
+        # It shares the machine with the platform it serves (one API request and two signed
+        # callbacks per message): uvloop's event loop spends less of that CPU than asyncio's.
+        loop=uvloop.new_event_loop(),
     )
