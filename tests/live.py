@@ -1,4 +1,4 @@
-"""Real processes for tests that need them: the web server (gunicorn) and a Celery worker, each a
+"""Real processes for tests that need them: the web server (granian) and a Celery worker, each a
 subprocess on the session's test database, Redis and Celery queue. Started lazily, once per
 session, by the first test that asks."""
 
@@ -78,7 +78,7 @@ class LiveProcess:
         return self.log_path.read_text(errors="replace")[-5000:]
 
     def stop(self):
-        """Stop the process and everything it started (gunicorn's and Celery's children hold
+        """Stop the process and everything it started (granian's and Celery's children hold
         database connections that must be gone before the test database is dropped)."""
         if self.process.poll() is None:
             os.killpg(self.process.pid, signal.SIGTERM)
@@ -122,8 +122,8 @@ def live_env(world, live_port, stripe_sandbox, twilio_sandbox_address) -> dict:
     return env
 
 
-def start_gunicorn(name, port, env, workers=2, threads=4) -> LiveProcess:
-    """The platform served by gunicorn, as in production, once it answers on ``port``."""
+def start_web_server(name, port, env, workers=2, threads=4) -> LiveProcess:
+    """The platform served by granian, as in production, once it answers on ``port``."""
 
     def ready():
         try:
@@ -135,9 +135,11 @@ def start_gunicorn(name, port, env, workers=2, threads=4) -> LiveProcess:
     return LiveProcess(
         name,
         [
-            sys.executable, "-m", "gunicorn", "smsplatform.wsgi", "-b", f"127.0.0.1:{port}",
-            "--workers", str(workers), "--threads", str(threads),
-            "--log-level", "warning", "--graceful-timeout", "3",
+            sys.executable, "-m", "granian", "--interface", "wsgi",
+            "--host", "127.0.0.1", "--port", str(port),
+            "--workers", str(workers), "--blocking-threads", str(threads),
+            "--log-level", "warning", "--workers-kill-timeout", "3",
+            "smsplatform.wsgi:application",
         ],
         env,
         ready=ready,
@@ -147,7 +149,7 @@ def start_gunicorn(name, port, env, workers=2, threads=4) -> LiveProcess:
 @pytest.fixture(scope="session")
 def live_server_url(live_env, live_port):
     """The platform on http://localhost:<port>."""
-    server = start_gunicorn("web", live_port, live_env)
+    server = start_web_server("web", live_port, live_env)
     yield f"http://localhost:{live_port}"
     server.stop()
 

@@ -1,7 +1,7 @@
 """A 100,000-recipient campaign end to end, as in production: the campaign is sent through a real
 Celery worker (materialise, claim, send through the gateway) to the Twilio sandbox at 100 ms per
 request and at most 50 concurrent requests (so at most 500 messages/s, whoever sends), and the
-sandbox's signed status callbacks ("sent", then "delivered") come back to gunicorn. Measured:
+sandbox's signed status callbacks ("sent", then "delivered") come back to the web server. Measured:
 
 - materialisation: the one INSERT … SELECT that writes a message row per recipient;
 - dispatch rate: messages accepted by Twilio per second, first to last;
@@ -57,7 +57,7 @@ def start_sandbox(bench, port, account_sid, auth_token):
 
 
 def cpu_seconds(pid, *, children=True) -> float:
-    """User + system CPU of a process and, by default, its children (gunicorn and Celery fork
+    """User + system CPU of a process and, by default, its children (granian and Celery start
     their workers)."""
     try:
         root = psutil.Process(pid)
@@ -248,7 +248,7 @@ def run(bench):
     memory = MemoryWatch(worker.process.pid)
     memory.start()
     parts = {
-        "gunicorn (status callbacks, the page)": web,
+        "granian (status callbacks, the page)": web,
         "Celery worker (dispatch)": worker,
         "Twilio sandbox (API, callbacks)": sandbox,
     }
@@ -328,10 +328,10 @@ Target: dispatch at ≥ 90% of the sandbox's limit (450 messages/s, 160× the pr
 | **ratio, pipeline / plain loop** | **{rate / naive:.0f}×** |
 
 Sandbox: {LATENCY * 1000:.0f} ms per request, {MAX_CONCURRENCY} concurrent requests per account,
-status callbacks "sent" and "delivered" for every message, signed, to gunicorn (3 workers × 8
+status callbacks "sent" and "delivered" for every message, signed, to granian (3 workers × 8
 threads). Worker: Celery prefork, 2 processes (sending and default queues), batches of
 {settings.DISPATCH_BATCH_SIZE} messages. Everything runs on
-this one 2-core machine: PostgreSQL, Redis, the sandbox, gunicorn, the worker and this script.
+this one 2-core machine: PostgreSQL, Redis, the sandbox, granian, the worker and this script.
 First seen on the page after {materialized_after or 0:.1f} s.
 
 Where the two cores went, from "send" to the final page ({final_after:.0f} s, so

@@ -1,7 +1,7 @@
 """Contacts at a million: a realistic messy 1,000,000-row CSV imported through the real path (the
 import_contacts command, which queues the import for a real Celery worker and waits for its
 report), the same file imported again (nothing may change), then the contact pages at 1,000,000
-contacts over real HTTP against gunicorn: the list, a filtered list deep in the keyset
+contacts over real HTTP against granian: the list, a filtered list deep in the keyset
 pagination, and a segment count (the segment builder's live preview).
 
 BENCH_CONTACT_ROWS=200000 make bench BENCH_ARGS=contacts runs a smaller version."""
@@ -221,7 +221,7 @@ consent events and list memberships are checked with each chunk (they used to be
 commit: 9.5 s of a first import's end). The machine is shared: its load average was
 {load_before:.1f} before the imports and {load_after:.1f} after them.
 
-Pages at {contacts:,} contacts, over HTTP to gunicorn (2 workers, 4 threads each), signed in as the
+Pages at {contacts:,} contacts, over HTTP to granian (2 workers, 4 threads each), signed in as the
 owner, {REQUESTS} requests each after {WARM_UP} warm-up requests:
 
 {MS_HEADER}

@@ -1,5 +1,5 @@
 """Sign-up to dashboard, as a visitor experiences it: a real Chromium fills the form on a warm
-gunicorn and the clock runs from the click to the dashboard being rendered on the new
+granian and the clock runs from the click to the dashboard being rendered on the new
 organization's own domain. Also the server-side cost of creating an organization (cloning the
 template schema) as the number of organizations grows."""
 

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from smsplatform.devstack.services import admin_url_for, database_name_of
-from tests.live import LiveProcess, free_port, start_gunicorn
+from tests.live import LiveProcess, free_port, start_web_server
 
 ROOT = Path(__file__).resolve().parents[2]
 REPORT = ROOT / "docs" / "benchmarks.md"
@@ -96,7 +96,7 @@ class Bench:
         return int(self.env["BENCH_WEB_PORT"])
 
     def start_web(self, workers=2, threads=4):
-        web = start_gunicorn("bench-web", self.web_port, self.env, workers, threads)
+        web = start_web_server("bench-web", self.web_port, self.env, workers, threads)
         self.processes.append(web)
         return web
 
@@ -148,6 +148,6 @@ HEADER = """# Benchmarks
 
 Figures from `make bench` (all benchmarks) or `make bench BENCH_ARGS=<name>` (one). Each run
 uses a fresh database of its own (`smsplatform_bench`) next to the development one and the same
-processes as production (gunicorn, Celery workers, the provider sandboxes). Speed targets are
+processes as production (granian, Celery workers, the provider sandboxes). Speed targets are
 checked here, not in timed tests.
 """

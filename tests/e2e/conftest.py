@@ -1,5 +1,5 @@
 """Browser tests: Playwright's Python package driving Debian's Chromium (never a downloaded
-browser) against the live gunicorn server."""
+browser) against the live web server."""
 
 import os
 

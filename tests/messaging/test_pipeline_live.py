@@ -1,5 +1,5 @@
 """Campaigns end to end through the real processes: a Celery worker dispatching, beat firing
-watchdogs, gunicorn taking Twilio's signed status callbacks, the Twilio sandbox as Twilio. The
+watchdogs, granian taking Twilio's signed status callbacks, the Twilio sandbox as Twilio. The
 fault tests kill the worker, wipe Redis, and then count, at the sandbox, the texts each
 recipient got: exactly one."""
 

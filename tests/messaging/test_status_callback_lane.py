@@ -1,4 +1,4 @@
-"""Status callbacks as gunicorn serves them: smsplatform.wsgi.application answers them in its
+"""Status callbacks as the web server serves them: smsplatform.wsgi.application answers them in its
 own lane (smsplatform.callback_lane), with the same answers as the Django view and the same
 guards; everything else still goes to Django."""
 
