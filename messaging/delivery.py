@@ -13,6 +13,7 @@ from django.utils import timezone
 from messaging import policy
 from messaging.encoding import text_cost
 from messaging.models import Message
+from messaging.status_callbacks import apply_early_callbacks
 
 
 class TransientSendFailure(Exception):
@@ -86,4 +87,9 @@ def _finish(message, status, *, sid=None, code=None, reason=""):
             "sent_at",
         ]
     )
+    if sid and apply_early_callbacks([sid]):
+        # Twilio called back before the SID was ours: the message is already further along.
+        message.refresh_from_db(
+            fields=["status", "status_changed_at", "error_code", "error_reason"]
+        )
     return message

@@ -451,16 +451,12 @@ def record_outcomes(run, messages_by_id: dict, results) -> None:
 
 def _apply_early_callbacks(sids, *, written=None) -> None:
     """Twilio may call back before our transaction writing the SIDs commits: the callback then
-    finds no message and only its event is stored. Applying stored events *after* our commit
-    closes that gap, with the callback's second look (status_callbacks.apply_status): a
-    callback that found no message looks again once its event is committed. Either that look
-    comes after our commit (and finds the SID), or it comes before, and then its event was
-    committed before our commit, so this read finds it. ``written``: the statuses our write
-    already gave (SID → status); only callbacks that went further since are applied."""
-    if sids:
-        from messaging.status_callbacks import apply_pending_status_events
+    finds no message and only its event is stored. Applied after our commit (see
+    status_callbacks.apply_early_callbacks). ``written``: the statuses our write already gave
+    (SID → status); only callbacks that went further since are applied."""
+    from messaging.status_callbacks import apply_early_callbacks
 
-        apply_pending_status_events(sids, written=written)
+    apply_early_callbacks(sids, written=written)
 
 
 def _finish_or_wait(run: CampaignRun) -> str:

@@ -255,6 +255,38 @@ def test_keyword_replies_go_out_and_are_counted_even_without_a_plan(in_acme, twi
     assert UsageRecord.objects.get(reference=f"message:{reply.pk}").messages == 1
 
 
+def test_a_single_text_whose_callback_came_first_ends_at_the_reported_status(
+    in_acme, twilio_sandbox, monkeypatch
+):
+    """A reply or test text, sent on its own: Twilio's "delivered" can reach us before the API's
+    answer does. Once the SID is written, the message must not stay "queued"."""
+    from messaging.delivery import deliver
+    from messaging.status_callbacks import record_status_callback
+    from smsplatform.providers.twilio import TwilioGateway
+
+    send = TwilioGateway.send_messages
+
+    def callback_before_answer(self, messages, **options):
+        results = send(self, messages, **options)
+        for result in results:
+            record_status_callback({"MessageSid": result.sid, "MessageStatus": "delivered"})
+        return results
+
+    monkeypatch.setattr(TwilioGateway, "send_messages", callback_before_answer)
+    bought = twilio_for(in_acme).buy_phone_number(area_code="305")
+    (person,) = contacts(*fresh(1), tag="single")
+    message = Message.objects.create(
+        direction="out", kind="conversation", contact=person, to_phone=person.phone,
+        from_phone=bought.phone_number, body="Your order is ready",
+    )  # fmt: skip
+
+    returned = deliver(message.pk)
+
+    message.refresh_from_db()
+    assert message.sid and message.status == Message.Status.DELIVERED
+    assert returned.status == Message.Status.DELIVERED
+
+
 def test_callbacks_that_arrive_before_the_sid_is_written_are_applied_after_it(in_acme):
     """Twilio can call back within milliseconds of accepting a text, while the dispatcher's
     transaction writing the SID is still open: the callback finds no message, only its event is
