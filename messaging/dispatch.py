@@ -450,10 +450,9 @@ def record_outcomes(run, messages_by_id: dict, results) -> None:
 
 
 def _apply_early_callbacks(sids, *, written=None) -> None:
-    """Twilio may call back before our transaction writing the SIDs commits: the callback then
-    finds no message and only its event is stored. Applied after our commit (see
-    status_callbacks.apply_early_callbacks). ``written``: the statuses our write already gave
-    (SID → status); only callbacks that went further since are applied."""
+    """Callbacks about these SIDs that arrived before our commit wrote them (see
+    status_callbacks.apply_early_callbacks); ``written``: the statuses our write already gave
+    (SID → status)."""
     from messaging.status_callbacks import apply_early_callbacks
 
     apply_early_callbacks(sids, written=written)

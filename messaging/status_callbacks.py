@@ -83,21 +83,9 @@ def _as_received(params) -> dict:
     return dict(params)
 
 
-# Twilio can call back before the SID it names is committed to our message (the dispatcher
-# writes a batch's SIDs once the batch is sent). Such a callback only stores its event, and
-# whoever commits SIDs applies the stored events afterwards (apply_early_callbacks). For none
-# to fall between the two, they meet on this lock, one per organization: a callback holds it
-# (shared) from before its statement takes its snapshot until it commits; a writer of SIDs,
-# once committed, takes it (exclusive) before reading the events, so it waits for every
-# callback whose snapshot may predate its commit, and then reads their events.
-CALLBACK_LOCK_NAMESPACE = 0x534D54  # "SMT"
-_HOLD_CALLBACK_LOCK = """
-    SELECT pg_advisory_xact_lock_shared(%(lock_namespace)s, %(organization)s);
-"""
 # Thousands of callbacks a second arrive during a campaign (two per message), each its own web
-# request: taking the lock, storing the event and moving the message forward is one round trip
-# (statements sent together run as one transaction), not six (BEGIN, lock, INSERT, UPDATE,
-# COMMIT).
+# request: storing the event and moving the message forward is one statement, run on its own
+# (a single statement is atomic), not four round trips (BEGIN, INSERT, UPDATE, COMMIT).
 _STORE_EVENT = """
     WITH stored AS (
         INSERT INTO messaging_messagestatusevent
@@ -136,12 +124,8 @@ def apply_status(
     failed = new in (S.UNDELIVERED, S.FAILED)
     error = twilio_error(error_code) if failed and error_code else None
     reason = (error.plain_reason if error else "The carrier could not deliver it.")[:255]
-    sql = _MOVE_FORWARD
-    if payload is not None:
-        sql = _HOLD_CALLBACK_LOCK + _STORE_EVENT + _MOVE_FORWARD
+    sql = (_STORE_EVENT if payload is not None else "") + _MOVE_FORWARD
     params = {
-        "lock_namespace": CALLBACK_LOCK_NAMESPACE,
-        "organization": connection.tenant.pk,
         "sid": message_sid,
         "twilio_status": twilio_status,
         "error_code": error_code,
@@ -151,7 +135,15 @@ def apply_status(
         "reason": reason,
         "earlier": [status.value for status in S if _rank(status) < _rank(new)],
     }
-    return bool(_move_forward(sql, params, message_sid, error))
+    updated = _move_forward(sql, params, message_sid, error)
+    if not updated and payload is not None:
+        # The message may be one whose SID the dispatcher was committing while the statement
+        # above ran: its snapshot came too early to see the SID, and the dispatcher may have
+        # read the stored events before this one was committed. Now that it is, a new
+        # statement sees any SID committed since: whichever of the two looks last finds what
+        # the other wrote (see apply_early_callbacks).
+        updated = _move_forward(_MOVE_FORWARD, params, message_sid, error)
+    return bool(updated)
 
 
 def _move_forward(sql, params, message_sid, error) -> int:
@@ -159,8 +151,6 @@ def _move_forward(sql, params, message_sid, error) -> int:
     with transaction.atomic() if error is not None else nullcontext():
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
-            while cursor.nextset():  # the UPDATE's count is the last result's
-                pass
             updated = cursor.rowcount
         if updated and error is not None:
             _consequences(message_sid, error)
@@ -186,17 +176,15 @@ def _consequences(message_sid: str, error) -> None:
 
 def apply_early_callbacks(message_sids, *, written=None) -> int:
     """Once SIDs are committed to messages (a batch sent, a single text sent, a claim
-    reconciled): apply the callbacks about them that came first. Waits, on the callback lock,
-    for the callbacks still in flight, so that none that missed the SIDs is missed here. Call it
-    after the commit, outside any transaction: inside one, the lock would hold every callback
-    of the organization back until that transaction ends."""
+    reconciled), apply the callbacks about them that came first: Twilio may call back before
+    the SID is ours, and such a callback finds no message and only stores its event. Called
+    after the commit, this closes the gap with the callback's second look (apply_status): a
+    callback that found no message looks again once its event is committed. Either that look
+    comes after our commit (and finds the SID), or before it, and then its event was committed
+    before our commit, so this read finds it. ``written``: the statuses the caller's write
+    already gave (SID → status). Returns how many messages changed."""
     if not message_sids:
         return 0
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT pg_advisory_xact_lock(%s, %s)",
-            [CALLBACK_LOCK_NAMESPACE, connection.tenant.pk],
-        )
     return apply_pending_status_events(message_sids, written=written)
 
 

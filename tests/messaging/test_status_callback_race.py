@@ -3,9 +3,7 @@
 Twilio can call back within milliseconds of accepting a message, while the dispatcher's
 transaction that stores the SID is still open. The interleaving that used to lose the status:
 the callback's statement takes its snapshot before the dispatcher commits (so it cannot see the
-SID), and stores its event only after the dispatcher has looked for early events. The two now
-meet on an advisory lock (status_callbacks.CALLBACK_LOCK_NAMESPACE): the dispatcher's look waits
-for the callback."""
+SID), and stores its event only after the dispatcher has looked for early events."""
 
 import threading
 import time
@@ -33,41 +31,18 @@ def sending_message(committed_acme):
         Message.objects.filter(pk=message.pk).delete()
 
 
-def _wait_until_waiting_on_a_lock(pid, *, unless=lambda: False):
+def _wait_until_waiting_on_a_lock(pid):
     other = connections.create_connection("default")
     try:
         for _ in range(100):
             with other.cursor() as cursor:
                 cursor.execute("SELECT wait_event_type FROM pg_stat_activity WHERE pid = %s", [pid])
-                if cursor.fetchone()[0] == "Lock" or unless():
+                if cursor.fetchone()[0] == "Lock":
                     return
             time.sleep(0.05)
-        raise AssertionError("never waited")
+        raise AssertionError("the callback never waited")
     finally:
         other.close()
-
-
-def _in_thread(acme, work):
-    """Run ``work`` in acme's schema on a connection of its own; its backend pid, and a list
-    that receives any exception."""
-    pid, failures = [], []
-
-    def run():
-        try:
-            with tenant_context(acme):
-                connection.ensure_connection()
-                pid.append(connection.connection.info.backend_pid)
-                work()
-        except Exception as exc:  # handed to the test
-            failures.append(exc)
-        finally:
-            connection.close()
-
-    thread = threading.Thread(target=run)
-    thread.start()
-    while not pid and thread.is_alive():
-        time.sleep(0.01)
-    return thread, pid[0] if pid else None, failures
 
 
 def test_a_callback_straddling_the_dispatchers_commit_is_applied(committed_acme, sending_message):
@@ -84,32 +59,33 @@ def test_a_callback_straddling_the_dispatchers_commit_is_applied(committed_acme,
             "(message_sid, status, payload, received_at) VALUES (%s, 'delivered', '{}', now())",
             [sid],
         )
+    callback_pid, failures = [], []
 
-    def dispatcher_records_the_batch():
-        Message.objects.filter(pk=sending_message.pk).update(sid=sid, status="queued")
-        _apply_early_callbacks([sid])
+    def callback():
+        try:
+            with tenant_context(acme):
+                connection.ensure_connection()
+                callback_pid.append(connection.connection.info.backend_pid)
+                apply_status(sid, "delivered", None, payload={"MessageSid": sid})
+        except Exception as exc:  # handed to the test
+            failures.append(exc)
+        finally:
+            connection.close()
 
-    threads, failures = [], []
+    thread = threading.Thread(target=callback)
+    thread.start()
     try:
-        callback, callback_pid, callback_failures = _in_thread(
-            acme, lambda: apply_status(sid, "delivered", None, payload={"MessageSid": sid})
-        )
-        threads.append(callback)
-        failures = callback_failures
-        _wait_until_waiting_on_a_lock(callback_pid)
-        # The dispatcher commits the SID, then looks for the callbacks that came first: it must
-        # not look before ours, whose snapshot predates the SID, has stored its event.
-        dispatcher, dispatcher_pid, dispatcher_failures = _in_thread(
-            acme, dispatcher_records_the_batch
-        )
-        threads.append(dispatcher)
-        failures += dispatcher_failures
-        _wait_until_waiting_on_a_lock(dispatcher_pid, unless=lambda: not dispatcher.is_alive())
+        while not callback_pid and thread.is_alive():
+            time.sleep(0.01)
+        _wait_until_waiting_on_a_lock(callback_pid[0])
+        # The dispatcher commits the SID, then looks for callbacks that came first: none yet.
+        with tenant_context(acme):
+            Message.objects.filter(pk=sending_message.pk).update(sid=sid, status="queued")
+            _apply_early_callbacks([sid])
     finally:
         blocker.rollback()  # the other callback goes away; ours goes on with its old snapshot
         blocker.close()
-        for thread in threads:
-            thread.join(timeout=10)
+        thread.join(timeout=10)
     assert not failures
     with tenant_context(acme):
         sending_message.refresh_from_db()
