@@ -16,8 +16,17 @@ BENCHMARKS = {
 
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="make bench BENCH_ARGS=...")
-    parser.add_argument("names", nargs="*", choices=[*BENCHMARKS, []], default=list(BENCHMARKS))
+    # Checked here rather than with choices=: how argparse checks a "*" positional's default
+    # against its choices changed between Python releases (3.11.7 refuses the list of all).
+    parser.add_argument(
+        "names", nargs="*", metavar="name", help=f"any of {', '.join(BENCHMARKS)} (default: all)"
+    )
     args = parser.parse_args(argv)
+    unknown = [name for name in args.names if name not in BENCHMARKS]
+    if unknown:
+        parser.error(
+            f"unknown benchmark {', '.join(unknown)} (choose from {', '.join(BENCHMARKS)})"
+        )
     names = args.names or list(BENCHMARKS)
     bench = Bench.prepare()
     try:
