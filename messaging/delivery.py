@@ -13,7 +13,7 @@ from django.utils import timezone
 from messaging import policy
 from messaging.encoding import text_cost
 from messaging.models import Message
-from messaging.status_callbacks import apply_early_callbacks
+from messaging.status_callbacks import apply_pending_status_events
 
 
 class TransientSendFailure(Exception):
@@ -87,7 +87,7 @@ def _finish(message, status, *, sid=None, code=None, reason=""):
             "sent_at",
         ]
     )
-    if sid and apply_early_callbacks([sid]):
+    if sid and apply_pending_status_events([sid]):
         # Twilio called back before the SID was ours: the message is already further along.
         message.refresh_from_db(
             fields=["status", "status_changed_at", "error_code", "error_reason"]

@@ -42,7 +42,7 @@ from messaging.models import CampaignRun, ConsentEvent, Contact, Message
 from messaging.phones import InvalidPhone, parse_phone
 from messaging.quiet_hours import candidate_zones, next_send_time, window_for
 from messaging.rendering import contact_values, render_merge_fields
-from messaging.status_callbacks import early_statuses
+from messaging.status_callbacks import apply_pending_status_events, early_statuses
 
 logger = logging.getLogger(__name__)
 
@@ -413,7 +413,7 @@ def record_outcomes(run, messages_by_id: dict, results) -> None:
         changed.append(message)
     # Twilio often calls back before this write: the message goes straight to its furthest
     # reported status, written once. Callbacks stored from here to our commit are applied after
-    # it (_apply_early_callbacks).
+    # it (apply_pending_status_events).
     written = early_statuses([m.sid for m in accepted])
     for sid, status in written.items():
         accepted_by_sid[sid].status = status
@@ -444,18 +444,9 @@ def record_outcomes(run, messages_by_id: dict, results) -> None:
                 ),
             )
     policy.release_messages(connection.tenant, not_taken)
-    _apply_early_callbacks([m.sid for m in accepted], written=written)
+    apply_pending_status_events([m.sid for m in accepted], written=written)
     if blocked is not None:
         policy.pause_organization_sending(connection.tenant, blocked.plain_reason or str(blocked))
-
-
-def _apply_early_callbacks(sids, *, written=None) -> None:
-    """Callbacks about these SIDs that arrived before our commit wrote them (see
-    status_callbacks.apply_early_callbacks); ``written``: the statuses our write already gave
-    (SID → status)."""
-    from messaging.status_callbacks import apply_early_callbacks
-
-    apply_early_callbacks(sids, written=written)
 
 
 def _finish_or_wait(run: CampaignRun) -> str:
@@ -578,7 +569,7 @@ def _reconcile(run_id: int, gateway, rows) -> int:
             connection.tenant,
             sum(m.segments or 1 for m, f in zip(stale, found, strict=True) if f is None),
         )
-    _apply_early_callbacks([m.sid for m in sent])
+    apply_pending_status_events([m.sid for m in sent])
     logger.warning(
         "Run %s: reconciled %d claims left sending (%d had been sent, %d will be sent)",
         run_id, len(stale), len(sent), len(stale) - len(sent),

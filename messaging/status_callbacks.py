@@ -141,7 +141,7 @@ def apply_status(
         # above ran: its snapshot came too early to see the SID, and the dispatcher may have
         # read the stored events before this one was committed. Now that it is, a new
         # statement sees any SID committed since: whichever of the two looks last finds what
-        # the other wrote (see apply_early_callbacks).
+        # the other wrote (see apply_pending_status_events).
         updated = _move_forward(_MOVE_FORWARD, params, message_sid, error)
     return bool(updated)
 
@@ -174,20 +174,6 @@ def _consequences(message_sid: str, error) -> None:
         policy.pause_organization_sending(connection.tenant, error.plain_reason)
 
 
-def apply_early_callbacks(message_sids, *, written=None) -> int:
-    """Once SIDs are committed to messages (a batch sent, a single text sent, a claim
-    reconciled), apply the callbacks about them that came first: Twilio may call back before
-    the SID is ours, and such a callback finds no message and only stores its event. Called
-    after the commit, this closes the gap with the callback's second look (apply_status): a
-    callback that found no message looks again once its event is committed. Either that look
-    comes after our commit (and finds the SID), or before it, and then its event was committed
-    before our commit, so this read finds it. ``written``: the statuses the caller's write
-    already gave (SID → status). Returns how many messages changed."""
-    if not message_sids:
-        return 0
-    return apply_pending_status_events(message_sids, written=written)
-
-
 def early_statuses(message_sids) -> dict:
     """The furthest status stored callbacks already report for each of these messages, where
     that needs nothing beyond the status itself (failures, with their reasons and consequences,
@@ -202,11 +188,18 @@ def early_statuses(message_sids) -> dict:
 
 def apply_pending_status_events(message_sids, *, written=None) -> int:
     """Callbacks that arrived before we had written their message's SID (Twilio can call back
-    within milliseconds of accepting a message): apply them now. Only the most advanced one per
-    message matters (statuses move forward). When callbacks keep pace with sending, that is
-    most messages of a batch: one statement per status reached, not one per message; only
-    failures, whose consequences are per message, go one by one. ``written`` (SID → status):
-    statuses the caller has just written itself, not applied again. Returns how many changed."""
+    within milliseconds of accepting a message): apply them now. Whoever commits SIDs (a batch
+    sent, a single text sent, a claim reconciled) calls this *after* the commit, which closes
+    the gap with the callback's second look (apply_status): a callback that found no message
+    looks again once its event is committed. Either that look comes after our commit (and finds
+    the SID), or before it, and then its event was committed before our commit, so this read
+    finds it.
+
+    Only the most advanced callback per message matters (statuses move forward). When callbacks
+    keep pace with sending, that is most messages of a batch: one statement per status reached,
+    not one per message; only failures, whose consequences are per message, go one by one.
+    ``written`` (SID → status): statuses the caller has just written itself, not applied again.
+    Returns how many changed."""
     written = written or {}
     reached = defaultdict(list)
     changed = 0

@@ -13,9 +13,8 @@ import pytest
 from django.db import connection, connections
 from django_tenants.utils import tenant_context
 
-from messaging.dispatch import _apply_early_callbacks
 from messaging.models import Message, MessageStatusEvent
-from messaging.status_callbacks import apply_status
+from messaging.status_callbacks import apply_pending_status_events, apply_status
 
 
 @pytest.fixture
@@ -81,7 +80,7 @@ def test_a_callback_straddling_the_dispatchers_commit_is_applied(committed_acme,
         # The dispatcher commits the SID, then looks for callbacks that came first: none yet.
         with tenant_context(acme):
             Message.objects.filter(pk=sending_message.pk).update(sid=sid, status="queued")
-            _apply_early_callbacks([sid])
+            apply_pending_status_events([sid])
     finally:
         blocker.rollback()  # the other callback goes away; ours goes on with its old snapshot
         blocker.close()
