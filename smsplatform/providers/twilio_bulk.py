@@ -59,14 +59,8 @@ async def send_messages_async(
     if not messages:
         return []
     concurrency = max(1, min(concurrency, len(messages)))
-    connector = aiohttp.TCPConnector(limit=concurrency, limit_per_host=concurrency)
-    async with aiohttp.ClientSession(connector=connector, timeout=_timeout()) as session:
-        client = gateway.sdk_client(http_client=PooledAiohttpClient(session))
-        batch = _Batch(
-            messages_api=client.api.v2010.accounts(gateway.account_sid).messages,
-            limiter=AsyncRateLimiter(max_per_second),
-            concurrency=AdaptiveConcurrency(concurrency),
-        )
+    session, batch = await _open_batch(gateway, concurrency, max_per_second)
+    async with session:
         results: list[SendResult | None] = [None] * len(messages)
         pending = iter(enumerate(messages))
 
@@ -154,15 +148,8 @@ class SendingSession:
         return future
 
     async def _open(self):
-        self._session = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=self.concurrency, limit_per_host=self.concurrency),
-            timeout=_timeout(),
-        )
-        client = self.gateway.sdk_client(http_client=PooledAiohttpClient(self._session))
-        self._batch = _Batch(
-            messages_api=client.api.v2010.accounts(self.gateway.account_sid).messages,
-            limiter=AsyncRateLimiter(self.max_per_second),
-            concurrency=AdaptiveConcurrency(self.concurrency),
+        self._session, self._batch = await _open_batch(
+            self.gateway, self.concurrency, self.max_per_second
         )
         self._queue = asyncio.Queue()
         self._workers = [asyncio.create_task(self._work()) for _ in range(self.concurrency)]
@@ -184,12 +171,28 @@ class SendingSession:
         await self._session.close()
 
 
-def _timeout() -> aiohttp.ClientTimeout:
-    return aiohttp.ClientTimeout(
-        total=None,
-        sock_connect=settings.TWILIO_CONNECT_TIMEOUT,
-        sock_read=settings.TWILIO_READ_TIMEOUT,
+async def _open_batch(gateway, concurrency: int, max_per_second: float | None):
+    """A connection pool of ``concurrency`` connections (an aiohttp session, for the caller to
+    close) and the _Batch that sends through it, on the running event loop."""
+    session = aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(limit=concurrency, limit_per_host=concurrency),
+        timeout=aiohttp.ClientTimeout(
+            total=None,
+            sock_connect=settings.TWILIO_CONNECT_TIMEOUT,
+            sock_read=settings.TWILIO_READ_TIMEOUT,
+        ),
     )
+    try:
+        client = gateway.sdk_client(http_client=PooledAiohttpClient(session))
+        batch = _Batch(
+            messages_api=client.api.v2010.accounts(gateway.account_sid).messages,
+            limiter=AsyncRateLimiter(max_per_second),
+            concurrency=AdaptiveConcurrency(concurrency),
+        )
+    except BaseException:
+        await session.close()
+        raise
+    return session, batch
 
 
 class _Batch:
