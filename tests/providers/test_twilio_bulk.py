@@ -1,6 +1,7 @@
 """Bulk sending: many texts at once over pooled connections, each with its own outcome, at most
 the organization's throughput, slowing down (not storming) when Twilio answers 429."""
 
+import gc
 import threading
 import time
 
@@ -204,6 +205,12 @@ def test_a_bug_while_sending_fails_its_batch_instead_of_hanging_it(gateway, monk
         assert all(r.ok for r in fine.result(timeout=30))
 
 
+def test_a_sending_session_keeps_the_garbage_collector_off_the_heap_until_it_ends(gateway):
+    with gateway.sending_session(concurrency=2):
+        assert gc.get_freeze_count() > 0
+    assert gc.get_freeze_count() == 0
+
+
 def test_a_sending_session_that_cannot_open_leaves_no_thread_behind(gateway, monkeypatch):
     def broken(**kwargs):
         raise RuntimeError("no client")
@@ -213,3 +220,4 @@ def test_a_sending_session_that_cannot_open_leaves_no_thread_behind(gateway, mon
     with pytest.raises(RuntimeError):
         session.__enter__()
     assert not [t for t in threading.enumerate() if t.name == "sms-sender"]
+    assert gc.get_freeze_count() == 0

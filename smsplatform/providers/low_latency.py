@@ -1,0 +1,53 @@
+"""While a sending session runs, its process puts the event loop's latency first.
+
+A session keeps 50 requests in flight; each one's slot is free again only once the loop has
+read its answer, so whatever keeps the loop from running lowers the send rate. Two
+process-wide settings decide how long that can be:
+
+- The GIL's switch interval. The caller's thread claims and records batches while answers
+  arrive; at the default 5 ms the loop waits up to that long for the GIL after each one.
+- Python's cyclic garbage collector. A full collection walks every object the process holds
+  (in a Celery worker, Django, the Twilio SDK and their caches: about 200 MB) and stops every
+  thread meanwhile. Measured during a 100,000-message campaign: one every 12 s or so, of
+  160-270 ms, for which every request in flight waited; a request's p99 was 200-350 ms
+  against the sandbox's 120. ``gc.freeze()`` moves everything alive at the start into a
+  generation the collector leaves alone, so that collections during the session walk only
+  what the session allocated (20-50 ms; p99 130-160 ms).
+
+Sessions may overlap (a worker running tasks in threads): the first one in changes both
+settings, the last one out restores them. The heap is collected before it is frozen and given
+back to the collector afterwards, so no garbage outlives a session because it was frozen.
+"""
+
+import gc
+import sys
+import threading
+
+SWITCH_INTERVAL = 0.0005
+
+_lock = threading.Lock()
+_sessions = 0
+_saved_switch_interval = None
+
+
+class LowLatency:
+    """A context manager; see the module's docstring."""
+
+    def __enter__(self):
+        global _sessions, _saved_switch_interval
+        with _lock:
+            if _sessions == 0:
+                _saved_switch_interval = sys.getswitchinterval()
+                sys.setswitchinterval(min(_saved_switch_interval, SWITCH_INTERVAL))
+                gc.collect()  # nothing dead is frozen with the living
+                gc.freeze()
+            _sessions += 1
+        return self
+
+    def __exit__(self, *exc):
+        global _sessions
+        with _lock:
+            _sessions -= 1
+            if _sessions == 0:
+                gc.unfreeze()
+                sys.setswitchinterval(_saved_switch_interval)
