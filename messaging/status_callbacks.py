@@ -94,14 +94,33 @@ _STORE_EVENT = """
         ON CONFLICT (message_sid, status) DO NOTHING
     )
 """
-_MOVE_FORWARD = """
+
+
+def _earlier_than(status) -> str:
+    """The statuses before ``status``, as SQL (our own constants, written once per status:
+    an array parameter costs every callback its encoding)."""
+    return ", ".join(f"'{earlier.value}'" for earlier in S if _rank(earlier) < _rank(status))
+
+
+_MOVE_FORWARD = {
+    status: f"""
     UPDATE messaging_message
-       SET status = %(status)s,
-           status_changed_at = now(),
-           error_code = CASE WHEN %(failed)s THEN %(error_code)s ELSE error_code END,
-           error_reason = CASE WHEN %(failed)s THEN %(reason)s ELSE error_reason END
-     WHERE sid = %(sid)s AND status = ANY(%(earlier)s)
-"""
+       SET status = '{status.value}', status_changed_at = now()
+     WHERE sid = %(sid)s AND status IN ({_earlier_than(status)})
+"""  # noqa: S608 - interpolates only the model's own constants
+    for status in set(OURS.values()) - {S.UNDELIVERED, S.FAILED}
+}
+_MOVE_FORWARD.update(
+    {
+        status: f"""
+    UPDATE messaging_message
+       SET status = '{status.value}', status_changed_at = now(),
+           error_code = %(error_code)s, error_reason = %(reason)s
+     WHERE sid = %(sid)s AND status IN ({_earlier_than(status)})
+"""  # noqa: S608 - interpolates only the model's own constants
+        for status in (S.UNDELIVERED, S.FAILED)
+    }
+)
 
 
 def apply_status(
@@ -121,20 +140,19 @@ def apply_status(
             )
             MessageStatusEvent.objects.bulk_create([event], ignore_conflicts=True)
         return False
-    failed = new in (S.UNDELIVERED, S.FAILED)
-    error = twilio_error(error_code) if failed and error_code else None
-    reason = (error.plain_reason if error else "The carrier could not deliver it.")[:255]
-    sql = (_STORE_EVENT if payload is not None else "") + _MOVE_FORWARD
-    params = {
-        "sid": message_sid,
-        "twilio_status": twilio_status,
-        "error_code": error_code,
-        "payload": json.dumps(payload) if payload is not None else None,
-        "status": new.value,
-        "failed": failed,
-        "reason": reason,
-        "earlier": [status.value for status in S if _rank(status) < _rank(new)],
-    }
+    params = {"sid": message_sid}
+    error = None
+    if new in (S.UNDELIVERED, S.FAILED):
+        error = twilio_error(error_code) if error_code else None
+        reason = error.plain_reason if error else "The carrier could not deliver it."
+        params.update(error_code=error_code, reason=reason[:255])
+    move_forward = _MOVE_FORWARD[new]
+    sql = move_forward
+    if payload is not None:
+        sql = _STORE_EVENT + move_forward
+        params.update(
+            twilio_status=twilio_status, error_code=error_code, payload=json.dumps(payload)
+        )
     updated = _move_forward(sql, params, message_sid, error)
     if not updated and payload is not None:
         # The message may be one whose SID the dispatcher was committing while the statement
@@ -142,7 +160,7 @@ def apply_status(
         # read the stored events before this one was committed. Now that it is, a new
         # statement sees any SID committed since: whichever of the two looks last finds what
         # the other wrote (see apply_pending_status_events).
-        updated = _move_forward(_MOVE_FORWARD, params, message_sid, error)
+        updated = _move_forward(move_forward, params, message_sid, error)
     return bool(updated)
 
 
