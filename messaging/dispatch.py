@@ -544,7 +544,7 @@ def _reconcile(run_id: int, gateway, rows) -> int:
     if not stale:
         return 0
     with ThreadPoolExecutor(max_workers=min(len(stale), RECONCILE_CONCURRENCY)) as pool:
-        found = list(pool.map(lambda m: _sent_copy(gateway, m), stale))
+        found = list(pool.map(lambda m: sent_copy(gateway, m), stale))
     now = timezone.now()
     for message, provider_message in zip(stale, found, strict=True):
         if provider_message is not None:
@@ -582,7 +582,7 @@ RECONCILE_CONCURRENCY = 16
 CLOCK_SKEW = dt.timedelta(minutes=5)
 
 
-def _sent_copy(gateway, message: Message):
+def sent_copy(gateway, message: Message):
     """The provider's message with this text to this number since the claim, if any. Not
     filtered by Twilio's DateSent: a message still queued has none, and would look unsent."""
     since = message.claimed_at - CLOCK_SKEW

@@ -496,6 +496,13 @@ class Message(models.Model):
                 name="message_run_due",
                 condition=models.Q(status="pending"),
             ),
+            # Single texts not yet with Twilio, for the sweeper (delivery.sweep_unsent); no
+            # campaign row is ever in it.
+            models.Index(
+                fields=["created_at"],
+                name="message_single_unsent",
+                condition=models.Q(run__isnull=True, status__in=["pending", "sending"]),
+            ),
         ]
         constraints = [
             # Materialising a run twice (a retried task) never texts anyone twice.

@@ -14,6 +14,29 @@ def send_message(message_id: int):
 
 
 @shared_task
+def sweep_unsent_texts():
+    """Every organization's overdue single texts (messaging.delivery.sweep_unsent), sent again
+    by new tasks. Runs in public and visits each organization; overlapping runs skip."""
+    from django.core.cache import cache
+    from django_tenants.utils import tenant_context
+
+    from organizations.models import Organization
+
+    if not cache.add("lock:sweep-unsent-texts", 1, timeout=600):
+        return 0
+    queued = 0
+    try:
+        for organization in Organization.objects.customers():
+            with tenant_context(organization):
+                for message_id in delivery.sweep_unsent():
+                    send_message.delay(message_id)
+                    queued += 1
+    finally:
+        cache.delete("lock:sweep-unsent-texts")
+    return queued
+
+
+@shared_task
 def fire_campaign(campaign_id: int):
     """What a campaign's beat schedule fires: start this occurrence's run (once)."""
     from messaging.campaigns import fire_scheduled

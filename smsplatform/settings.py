@@ -187,6 +187,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "a2p.tasks.poll_registrations",
         "schedule": 60.0,
     },
+    # Single texts (STOP confirmations, HELP answers, replies) whose task was lost or gave up.
+    "sweep-unsent-texts": {
+        "task": "messaging.tasks.sweep_unsent_texts",
+        "schedule": 120.0,
+    },
     "delete-stale-import-uploads": {
         "task": "messaging.tasks.delete_stale_import_uploads",
         "schedule": 3600.0,
