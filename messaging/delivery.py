@@ -136,8 +136,12 @@ def sweep_unsent(now=None) -> list[int]:
     pending for a day fail. Returns the ids to send again (the caller queues send_message)."""
     now = now or timezone.now()
     singles = Message.objects.filter(direction=Message.Direction.OUTBOUND, run__isnull=True)
+    stale = now - STALE_SENDING_AFTER
     _reconcile(
-        singles.filter(status=Message.Status.SENDING, claimed_at__lt=now - STALE_SENDING_AFTER)
+        singles.filter(status=Message.Status.SENDING).filter(
+            # Rows claimed before claims were timed: their creation stands in.
+            Q(claimed_at__lt=stale) | Q(claimed_at__isnull=True, created_at__lt=stale)
+        )
     )
     pending = singles.filter(status=Message.Status.PENDING)
     pending.filter(created_at__lt=now - GIVE_UP_AFTER).update(
@@ -156,6 +160,7 @@ def _reconcile(stale) -> None:
     from messaging.dispatch import sent_copy
 
     for message in stale[:SWEEP_LIMIT]:
+        message.claimed_at = message.claimed_at or message.created_at
         found = sent_copy(_gateway_for(message), message)
         if found is None:
             # Never reached Twilio: back to pending, to be sent by a new task.
