@@ -21,6 +21,7 @@ law at the moment of sending (DESIGN §3).
 import datetime as dt
 import json
 import logging
+import math
 import secrets
 import time
 import uuid
@@ -47,6 +48,10 @@ from messaging.status_callbacks import apply_pending_status_events, early_status
 logger = logging.getLogger(__name__)
 
 BATCH_SIZE = getattr(settings, "DISPATCH_BATCH_SIZE", 500)
+# A batch is at most this many seconds of the organization's sending: a pause or a cancel takes
+# effect after what is already in flight (two batches), so seconds later at any rate, not the
+# minutes 500 texts take at the default 10 a second.
+BATCH_SECONDS = getattr(settings, "DISPATCH_BATCH_SECONDS", 2)
 TIME_BUDGET_SECONDS = getattr(settings, "DISPATCH_TIME_BUDGET_SECONDS", 120)
 LOCK_SECONDS = getattr(settings, "DISPATCH_LOCK_SECONDS", 90)
 STALE_CLAIM_SECONDS = getattr(settings, "DISPATCH_STALE_CLAIM_SECONDS", 60)
@@ -174,21 +179,26 @@ def _dispatch(run_id, lock_key, cache_token, token, deadline) -> str:
 
     gateway = twilio_for(connection.tenant)
     flights = deque()
+    rate = policy.sending_rate(connection.tenant)
     with gateway.sending_session(
-        concurrency=settings.TWILIO_SEND_CONCURRENCY,
-        max_per_second=policy.sending_rate(connection.tenant),
+        concurrency=settings.TWILIO_SEND_CONCURRENCY, max_per_second=rate
     ) as sender:
         try:
             return _dispatch_loop(
-                run_id, lock_key, cache_token, token, deadline, gateway, sender, flights
-            )
+                run_id, lock_key, cache_token, token, deadline, gateway, sender, flights,
+                batch_size(rate),
+            )  # fmt: skip
         finally:
             while flights:  # never leave a sent batch unrecorded
                 flight = flights.popleft()
                 _record_in_flight(run_id, flight, flight.future.result())
 
 
-def _dispatch_loop(run_id, lock_key, cache_token, token, deadline, gateway, sender, flights):
+def batch_size(messages_per_second: float) -> int:
+    return max(1, min(BATCH_SIZE, math.ceil(messages_per_second * BATCH_SECONDS)))
+
+
+def _dispatch_loop(run_id, lock_key, cache_token, token, deadline, gateway, sender, flights, batch):
     organization = connection.tenant
     while time.monotonic() < deadline:
         cache.set(lock_key, cache_token, LOCK_SECONDS)
@@ -203,7 +213,7 @@ def _dispatch_loop(run_id, lock_key, cache_token, token, deadline, gateway, send
             return "paused"
         claim_started = time.perf_counter()
         try:
-            claimed = claim_batch(run, timezone.now(), token=token)
+            claimed = claim_batch(run, timezone.now(), batch, token=token)
         except AllowanceUsedUp:
             pause_run(run, policy.ALLOWANCE_USED_UP)
             return "paused"

@@ -169,6 +169,36 @@ def test_refused_requests_are_sent_again_exactly_once(sending):
         assert len(at_sandbox(sending, person.phone)) == 1
 
 
+def test_a_pause_stops_a_slow_organizations_campaign_within_seconds(
+    in_acme, twilio_sandbox, settings, monkeypatch
+):
+    """At 5 texts a second a batch is 2 s of sending (10 texts): what goes out after a pause is
+    what was already in flight, two batches, not two batches of 500 (minutes at that rate)."""
+    billing_services.comp_organization(in_acme, reason="tests")
+    bought = twilio_for(in_acme).buy_phone_number(area_code="305")
+    registered_number(in_acme, bought.phone_number, messaging_service_sid="", messages_per_second=5)
+    twilio_sandbox.from_number = bought.phone_number
+    people = contacts(*fresh(25), tag="slow")
+    run = run_for("slow")
+    claims = []
+    claim = dispatch.claim_batch
+
+    def pause_during_the_second_claim(run, now, limit, **options):
+        claims.append(limit)
+        if len(claims) == 2:  # the customer clicks "Pause" while batch 1 is being sent
+            CampaignRun.objects.filter(pk=run.pk).update(status=CampaignRun.Status.PAUSED)
+        return claim(run, now, limit, **options)
+
+    monkeypatch.setattr(dispatch, "claim_batch", pause_during_the_second_claim)
+
+    assert dispatch.dispatch_run(run.pk) == "paused"
+
+    assert claims == [10, 10]
+    sent = sum(len(at_sandbox(twilio_sandbox, p.phone)) for p in people)
+    assert sent == 20
+    assert run.messages.filter(status=Message.Status.PENDING).count() == 5
+
+
 def test_an_account_level_error_pauses_the_organizations_sending(sending):
     PhoneNumber.objects.filter(phone_number=sending.from_number).update(
         phone_number="+15005550007"  # Twilio's magic "not your number": 21606
