@@ -96,31 +96,28 @@ _STORE_EVENT = """
 """
 
 
-def _earlier_than(status) -> str:
-    """The statuses before ``status``, as SQL (our own constants, written once per status:
-    an array parameter costs every callback its encoding)."""
-    return ", ".join(f"'{earlier.value}'" for earlier in S if _rank(earlier) < _rank(status))
+# The statuses a message may move forward to each status from; and the statuses that carry an
+# error (with a reason, and sometimes consequences beyond the one text).
+EARLIER = {status: [e for e in S if _rank(e) < _rank(status)] for status in S}
+FAILURES = (S.UNDELIVERED, S.FAILED)
 
 
-_MOVE_FORWARD = {
-    status: f"""
+def _move_forward_sql(status) -> str:
+    """The UPDATE for one target status, written once from our own constants: an array
+    parameter, and error parameters on statuses that have none, cost every callback their
+    encoding."""
+    errors = ""
+    if status in FAILURES:
+        errors = ", error_code = %(error_code)s, error_reason = %(reason)s"
+    earlier = ", ".join(f"'{e.value}'" for e in EARLIER[status])
+    return f"""
     UPDATE messaging_message
-       SET status = '{status.value}', status_changed_at = now()
-     WHERE sid = %(sid)s AND status IN ({_earlier_than(status)})
+       SET status = '{status.value}', status_changed_at = now(){errors}
+     WHERE sid = %(sid)s AND status IN ({earlier})
 """  # noqa: S608 - interpolates only the model's own constants
-    for status in set(OURS.values()) - {S.UNDELIVERED, S.FAILED}
-}
-_MOVE_FORWARD.update(
-    {
-        status: f"""
-    UPDATE messaging_message
-       SET status = '{status.value}', status_changed_at = now(),
-           error_code = %(error_code)s, error_reason = %(reason)s
-     WHERE sid = %(sid)s AND status IN ({_earlier_than(status)})
-"""  # noqa: S608 - interpolates only the model's own constants
-        for status in (S.UNDELIVERED, S.FAILED)
-    }
-)
+
+
+_MOVE_FORWARD = {status: _move_forward_sql(status) for status in set(OURS.values())}
 
 
 def apply_status(
@@ -142,7 +139,7 @@ def apply_status(
         return False
     params = {"sid": message_sid}
     error = None
-    if new in (S.UNDELIVERED, S.FAILED):
+    if new in FAILURES:
         error = twilio_error(error_code) if error_code else None
         reason = error.plain_reason if error else "The carrier could not deliver it."
         params.update(error_code=error_code, reason=reason[:255])
@@ -200,7 +197,7 @@ def early_statuses(message_sids) -> dict:
     return {
         sid: OURS[event.status]
         for sid, event in _furthest_events(message_sids).items()
-        if OURS[event.status] not in (S.UNDELIVERED, S.FAILED)
+        if OURS[event.status] not in FAILURES
     }
 
 
@@ -225,13 +222,12 @@ def apply_pending_status_events(message_sids, *, written=None) -> int:
         ours = OURS[event.status]
         if written.get(event.message_sid) == ours:
             continue
-        if ours in (S.UNDELIVERED, S.FAILED):
+        if ours in FAILURES:
             changed += apply_status(event.message_sid, event.status, event.error_code)
         else:
             reached[ours].append(event.message_sid)
     for ours, sids in reached.items():
-        earlier = [status for status in S if _rank(status) < _rank(ours)]
-        changed += Message.objects.filter(sid__in=sids, status__in=earlier).update(
+        changed += Message.objects.filter(sid__in=sids, status__in=EARLIER[ours]).update(
             status=ours, status_changed_at=Now()
         )
     return changed
