@@ -164,7 +164,7 @@ def apply_status(
 def _move_forward(sql, params, message_sid, error) -> int:
     # What a failure means beyond the one text must happen with it, or not at all.
     with transaction.atomic() if error is not None else nullcontext():
-        with connection.cursor() as cursor:
+        with connection.prepared_cursor() as cursor:
             cursor.execute(sql, params)
             updated = cursor.rowcount
         if updated and error is not None:

@@ -124,6 +124,12 @@ DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DATABASES["default"].setdefault("OPTIONS", {})["application_name"] = env.str(
     "DB_APPLICATION_NAME", default="smsplatform"
 )
+# Statements run through connection.prepared_cursor() are prepared after this many runs on a
+# connection (Django's own cursors bind on the client and are never prepared); 0 never prepares,
+# for a connection pooler that cannot keep prepared statements.
+DATABASES["default"]["OPTIONS"]["prepare_threshold"] = (
+    env.int("DB_PREPARE_THRESHOLD", default=5) or None
+)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")

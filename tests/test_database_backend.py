@@ -92,3 +92,44 @@ def test_a_new_connection_is_set_again(globex):
         assert sets() == 1
     finally:
         other.close()
+
+
+_NAMES_BY_PHONE = "SELECT first_name FROM messaging_contact WHERE phone LIKE %(prefix)s"
+
+
+def _prepared_first_names(organization):
+    with tenant_context(organization), connection.prepared_cursor() as cursor:
+        cursor.execute(_NAMES_BY_PHONE, {"prefix": "+1305%"})
+        return [name for (name,) in cursor.fetchall()]
+
+
+def _is_prepared(sql) -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s",
+            ["%FROM messaging_contact WHERE phone LIKE $1%"],
+        )
+        return cursor.fetchone()[0] > 0
+
+
+def test_a_statement_run_often_is_prepared_and_stays_in_each_organizations_schema(
+    acme, globex, one_contact_each
+):
+    assert not _is_prepared(_NAMES_BY_PHONE)
+    for _ in range(4):
+        assert _prepared_first_names(acme) == ["Ann"]
+        assert _prepared_first_names(globex) == ["Gus"]
+    # Prepared once on this connection, and the one statement still reads each organization's
+    # own table: PostgreSQL plans it again under the other search_path.
+    assert _is_prepared(_NAMES_BY_PHONE)
+    assert _prepared_first_names(globex) == ["Gus"]
+    assert _prepared_first_names(acme) == ["Ann"]
+    assert _prepared_first_names(globex) == ["Gus"]
+
+
+def test_django_cursors_keep_binding_parameters_on_the_client(acme, one_contact_each):
+    with tenant_context(acme):
+        for _ in range(6):
+            with connection.cursor() as cursor:
+                cursor.execute(_NAMES_BY_PHONE, {"prefix": "+1305%"})
+    assert not _is_prepared(_NAMES_BY_PHONE)
