@@ -445,17 +445,31 @@ class Message(models.Model):
 
     direction = models.CharField(max_length=3, choices=Direction.choices)
     kind = models.CharField(max_length=16, choices=Kind.choices)
+    # Every status change rewrites a message's entry in each of its indexes (thousands a second
+    # during a campaign), so it has none that another already covers: the contact's is
+    # message_contact_time's first column, the run's message_run_status's.
     contact = models.ForeignKey(
-        Contact, null=True, blank=True, on_delete=models.SET_NULL, related_name="messages"
+        Contact,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="messages",
+        db_index=False,
     )
     run = models.ForeignKey(
-        CampaignRun, null=True, blank=True, on_delete=models.CASCADE, related_name="messages"
+        CampaignRun,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="messages",
+        db_index=False,
     )
     to_phone = models.CharField(max_length=20)
     from_phone = models.CharField(max_length=20, blank=True)
     body = models.TextField(blank=True)
     media_urls = ArrayField(models.URLField(max_length=500), default=list, blank=True)
-    sid = models.CharField(max_length=40, null=True, blank=True, unique=True)
+    # Unique by a constraint: unique=True would add a pattern index no lookup uses.
+    sid = models.CharField(max_length=40, null=True, blank=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     error_code = models.IntegerField(null=True, blank=True)
     error_reason = models.CharField(max_length=255, blank=True)
@@ -478,11 +492,6 @@ class Message(models.Model):
         ordering = ["-created_at", "-id"]
         indexes = [
             models.Index(fields=["contact", "-created_at"], name="message_contact_time"),
-            models.Index(
-                fields=["status", "id"],
-                name="message_to_dispatch",
-                condition=models.Q(status="pending"),
-            ),
             # A sending number's daily volume (delivery health rollup).
             models.Index(
                 fields=["from_phone", "created_at"],
@@ -505,6 +514,7 @@ class Message(models.Model):
             ),
         ]
         constraints = [
+            models.UniqueConstraint(fields=["sid"], name="message_sid_unique"),
             # Materialising a run twice (a retried task) never texts anyone twice.
             models.UniqueConstraint(
                 fields=["run", "contact"],
@@ -533,12 +543,13 @@ class MessageStatusEvent(models.Model):
 
     class Meta:
         ordering = ["received_at", "id"]
+        # Two rows a message arrive during a campaign: no index beyond the one idempotency needs
+        # (which also finds a message's events) and the key.
         constraints = [
             models.UniqueConstraint(
                 fields=["message_sid", "status"], name="one_status_event_per_message_status"
             )
         ]
-        indexes = [models.Index(fields=["received_at"])]
 
     def __str__(self):
         return f"{self.message_sid} {self.status}"
