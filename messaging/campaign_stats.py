@@ -2,9 +2,12 @@
 counter row is ever updated in place (DESIGN §4.7). Cached for a second, so any number of open
 campaign pages cost one set of queries per second."""
 
+import datetime as dt
+
 from django.core.cache import cache
 from django.db.models import Count
 from django.db.models.functions import TruncMinute
+from django.utils import timezone
 
 from messaging.models import CampaignRun, Contact, Message
 
@@ -18,6 +21,10 @@ GROUPS = {
     "canceled": (S.CANCELED,),
 }
 CACHE_SECONDS = 1
+# A minute of the deliveries chart is final once it is over by this much (a delivery is dated
+# when its statement starts, a moment before it commits): kept, never counted again.
+SETTLED_AFTER = dt.timedelta(seconds=10)
+TIMELINE_CACHE_SECONDS = 3600
 
 
 def run_stats(run: CampaignRun) -> dict:
@@ -49,12 +56,8 @@ def _compute(run: CampaignRun) -> dict:
     ).count()
     replied = recipients.filter(last_replied_at__gte=since).count()
     timeline = [
-        {"minute": row["minute"].isoformat(), "delivered": row["n"]}
-        for row in Message.objects.filter(run=run, status=S.DELIVERED)
-        .annotate(minute=TruncMinute("status_changed_at"))
-        .values("minute")
-        .annotate(n=Count("id"))
-        .order_by("minute")
+        {"minute": minute.isoformat(), "delivered": n}
+        for minute, n in sorted(_deliveries_by_minute(run).items())
     ]
     return {
         "run": run.pk,
@@ -68,3 +71,28 @@ def _compute(run: CampaignRun) -> dict:
         "replied": replied,
         "timeline": timeline,
     }
+
+
+def _deliveries_by_minute(run: CampaignRun) -> dict:
+    """Deliveries per minute. Counting them all every second read every delivered row of the
+    run (50 ms a second at 100,000): settled minutes are kept, and only deliveries since then
+    are counted, a range of the (run, status, status_changed_at) index. Delivered is final, so
+    a settled minute never changes."""
+    key = f"run-timeline:{run.pk}"
+    settled = cache.get(key) or {"until": None, "minutes": {}}
+    delivered = Message.objects.filter(run=run, status=S.DELIVERED)
+    if settled["until"] is not None:
+        delivered = delivered.filter(status_changed_at__gte=settled["until"])
+    recent = (
+        delivered.annotate(minute=TruncMinute("status_changed_at"))
+        .values_list("minute")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    minutes = {**settled["minutes"], **dict(recent)}
+    until = (timezone.now() - SETTLED_AFTER).replace(second=0, microsecond=0)
+    if settled["until"] is not None:
+        until = max(until, settled["until"])
+    kept = {minute: n for minute, n in minutes.items() if minute < until}
+    cache.set(key, {"until": until, "minutes": kept}, TIMELINE_CACHE_SECONDS)
+    return minutes

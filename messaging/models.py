@@ -498,8 +498,9 @@ class Message(models.Model):
                 name="message_sender_time",
                 condition=models.Q(direction="out"),
             ),
-            # A run's live counts, and its next batch to send.
-            models.Index(fields=["run", "status"], name="message_run_status"),
+            # A run's live counts, and its next batch to send; with the time of the last change,
+            # its recent deliveries (campaign_stats).
+            models.Index(fields=["run", "status", "status_changed_at"], name="message_run_status"),
             models.Index(
                 fields=["run", "send_after", "id"],
                 name="message_run_due",
@@ -520,7 +521,7 @@ class Message(models.Model):
                 fields=["run", "contact"],
                 name="one_message_per_recipient_per_run",
                 condition=models.Q(run__isnull=False),
-            )
+            ),
         ]
 
     def __str__(self):
