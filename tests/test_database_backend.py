@@ -104,10 +104,11 @@ def _prepared_first_names(organization):
 
 
 def _is_prepared(sql) -> bool:
+    """Whether this connection holds ``sql`` as a prepared statement (as the server has it)."""
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s",
-            ["%FROM messaging_contact WHERE phone LIKE $1%"],
+            "SELECT count(*) FROM pg_prepared_statements WHERE statement = %s",
+            [sql.replace("%(prefix)s", "$1")],
         )
         return cursor.fetchone()[0] > 0
 

@@ -6,16 +6,26 @@ import pytest
 from django.utils import timezone
 
 from messaging import campaign_stats
-from messaging.models import Message
-from tests.messaging.test_campaigns import number, started_run  # noqa: F401 - fixtures
+from messaging.models import Campaign, CampaignRun, Message
 
 MINUTE = dt.timedelta(minutes=1)
 
 
 @pytest.fixture
-def delivered(make_contact, started_run):  # noqa: F811
-    run = started_run([make_contact() for _ in range(8)])
-    pending = list(Message.objects.filter(run=run).order_by("id"))
+def delivered(make_contact):
+    """A run of eight messages, and a way to mark the next one delivered at a given time."""
+    campaign = Campaign.objects.create(name="Spring sale", body="Hi!")
+    run = CampaignRun.objects.create(campaign=campaign, occurrence=timezone.now(), body="Hi!")
+    pending = Message.objects.bulk_create(
+        Message(
+            direction=Message.Direction.OUTBOUND,
+            kind=Message.Kind.CAMPAIGN,
+            contact=contact,
+            run=run,
+            to_phone=contact.phone,
+        )
+        for contact in (make_contact() for _ in range(8))
+    )
 
     def at(when):
         message = pending.pop()
