@@ -4,12 +4,12 @@ rows while PostgreSQL merges the last ones: the file's rows become chunks of COP
 import csv
 import io
 import queue
-import sys
 import threading
 from dataclasses import dataclass
 
 from messaging.importing.files import Table
 from messaging.importing.rows import Rejection, RowCleaner
+from smsplatform.providers.low_latency import short_switch_interval
 
 
 def data_rows(job, table: Table):
@@ -107,19 +107,17 @@ def in_background(iterator, *, buffered: int = 2):
     thread = threading.Thread(target=run, name="import-reader", daemon=True)
     # The caller mostly waits on the database; when an answer comes back it must get the GIL
     # from the busy reader thread at once, not after the default 5 ms (a COPY waits many times).
-    switch_interval = sys.getswitchinterval()
-    sys.setswitchinterval(min(switch_interval, 0.0005))
-    thread.start()
-    try:
-        while True:
-            kind, value = items.get()
-            if kind == "item":
-                yield value
-            elif kind == "error":
-                raise value
-            else:
-                return
-    finally:
-        stop.set()
-        thread.join(timeout=30)
-        sys.setswitchinterval(switch_interval)
+    with short_switch_interval():
+        thread.start()
+        try:
+            while True:
+                kind, value = items.get()
+                if kind == "item":
+                    yield value
+                elif kind == "error":
+                    raise value
+                else:
+                    return
+        finally:
+            stop.set()
+            thread.join(timeout=30)

@@ -22,32 +22,54 @@ back to the collector afterwards, so no garbage outlives a session because it wa
 import gc
 import sys
 import threading
+from contextlib import contextmanager
 
 SWITCH_INTERVAL = 0.0005
 
 _lock = threading.Lock()
-_sessions = 0
+_switch_users = 0
 _saved_switch_interval = None
+_frozen_sessions = 0
+
+
+@contextmanager
+def short_switch_interval():
+    """The GIL handed over within SWITCH_INTERVAL while at least one caller is inside, for a
+    thread that mostly waits (on an event loop's sockets, on PostgreSQL) beside a busy one.
+    Reference-counted: the last one out restores the interval the first one found."""
+    global _switch_users, _saved_switch_interval
+    with _lock:
+        if _switch_users == 0:
+            _saved_switch_interval = sys.getswitchinterval()
+            sys.setswitchinterval(min(_saved_switch_interval, SWITCH_INTERVAL))
+        _switch_users += 1
+    try:
+        yield
+    finally:
+        with _lock:
+            _switch_users -= 1
+            if _switch_users == 0:
+                sys.setswitchinterval(_saved_switch_interval)
 
 
 class LowLatency:
     """A context manager; see the module's docstring."""
 
     def __enter__(self):
-        global _sessions, _saved_switch_interval
+        global _frozen_sessions
+        self._switch = short_switch_interval()
+        self._switch.__enter__()
         with _lock:
-            if _sessions == 0:
-                _saved_switch_interval = sys.getswitchinterval()
-                sys.setswitchinterval(min(_saved_switch_interval, SWITCH_INTERVAL))
+            if _frozen_sessions == 0:
                 gc.collect()  # nothing dead is frozen with the living
                 gc.freeze()
-            _sessions += 1
+            _frozen_sessions += 1
         return self
 
     def __exit__(self, *exc):
-        global _sessions
+        global _frozen_sessions
         with _lock:
-            _sessions -= 1
-            if _sessions == 0:
+            _frozen_sessions -= 1
+            if _frozen_sessions == 0:
                 gc.unfreeze()
-                sys.setswitchinterval(_saved_switch_interval)
+        self._switch.__exit__(*exc)

@@ -5,7 +5,7 @@ import gc
 import sys
 import weakref
 
-from smsplatform.providers.low_latency import SWITCH_INTERVAL, LowLatency
+from smsplatform.providers.low_latency import SWITCH_INTERVAL, LowLatency, short_switch_interval
 
 
 class Node:
@@ -38,3 +38,15 @@ def test_garbage_from_before_or_during_a_session_is_still_collected():
         during = weakref.ref(Node())
         gc.collect()
         assert during() is None  # what the session allocates is collected as usual
+
+
+def test_a_short_switch_interval_inside_a_session_leaves_the_sessions_setting_alone():
+    # An import (messaging.importing.pipeline) and a sending session in one process: whichever
+    # ends first must not restore the interval under the other.
+    interval = sys.getswitchinterval()
+    session = LowLatency().__enter__()
+    with short_switch_interval():
+        pass
+    assert sys.getswitchinterval() <= SWITCH_INTERVAL
+    session.__exit__(None, None, None)
+    assert sys.getswitchinterval() == interval
