@@ -7,7 +7,14 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from messaging import services
-from messaging.models import ConsentEvent, Contact, ContactList, CustomField, Tag
+from messaging.models import (
+    ConsentEvent,
+    Contact,
+    ContactList,
+    ContactListMembership,
+    CustomField,
+    Tag,
+)
 from messaging.spreadsheets import safe_cell
 from tests.messaging.conftest import new_phone
 
@@ -67,6 +74,22 @@ def test_deleting_a_contact_keeps_its_consent_history(make_contact):
     phone = contact.phone
     services.delete_contact(contact)
     assert ConsentEvent.objects.filter(phone=phone, contact=None).count() == 1
+
+
+def test_deleting_a_contact_or_a_list_takes_its_memberships_with_it(make_contact):
+    # Memberships have no database constraint (imports add millions): the deletes must do it.
+    kept, deleted = make_contact(), make_contact()
+    regulars, vips = (
+        ContactList.objects.create(name="Regulars"),
+        ContactList.objects.create(name="VIP"),
+    )
+    for contact_list in (regulars, vips):
+        services.add_to_list(contact_list, Contact.objects.all())
+    services.delete_contact(deleted)
+    vips.delete()
+    assert list(ContactListMembership.objects.values_list("contact_list_id", "contact_id")) == [
+        (regulars.pk, kept.pk)
+    ]
 
 
 def test_consent_events_are_append_only(make_contact):
