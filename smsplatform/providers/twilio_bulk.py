@@ -30,7 +30,12 @@ from twilio.http.response import Response
 
 from smsplatform.providers.errors import ProviderError, RetryableError, twilio_transport_error
 from smsplatform.providers.low_latency import LowLatency
-from smsplatform.providers.pacing import AdaptiveConcurrency, AsyncRateLimiter, backoff_delay
+from smsplatform.providers.pacing import (
+    AdaptiveConcurrency,
+    AsyncRateLimiter,
+    backoff_delay,
+    burst_for,
+)
 from smsplatform.providers.twilio import message_parameters, rest_error
 from smsplatform.providers.twilio_records import OutgoingSMS, SendResult
 
@@ -184,7 +189,7 @@ async def _open_batch(gateway, concurrency: int, max_per_second: float | None):
         client = gateway.sdk_client(http_client=PooledAiohttpClient(session))
         batch = _Batch(
             messages_api=client.api.v2010.accounts(gateway.account_sid).messages,
-            limiter=AsyncRateLimiter(max_per_second),
+            limiter=AsyncRateLimiter(max_per_second, burst=burst_for(max_per_second)),
             concurrency=AdaptiveConcurrency(concurrency),
         )
     except BaseException:

@@ -11,6 +11,7 @@ from smsplatform.providers.pacing import (
     AdaptiveConcurrency,
     AsyncRateLimiter,
     backoff_delay,
+    burst_for,
     call_with_retries,
 )
 from tests.providers.helpers import run_in_own_thread
@@ -89,6 +90,15 @@ def test_rate_limiter_allows_a_burst_then_spaces():
     limiter = AsyncRateLimiter(10, burst=3, clock=clock)
     waits = [limiter.reserve() for _ in range(5)]
     assert waits == pytest.approx([0, 0, 0, 0.1, 0.2])
+
+
+def test_a_fast_organization_may_start_50_ms_of_its_rate_at_once_a_slow_one_none():
+    clock = FakeClock()
+    fast = AsyncRateLimiter(1000, burst=burst_for(1000), clock=clock)
+    assert [fast.reserve() for _ in range(51)] == pytest.approx([0] * 50 + [0.001])
+    slow = AsyncRateLimiter(20, burst=burst_for(20), clock=clock)
+    assert [slow.reserve() for _ in range(2)] == pytest.approx([0, 0.05])
+    assert burst_for(None) == 1
 
 
 def test_rate_limiter_does_not_bank_idle_time_beyond_the_burst():
