@@ -12,6 +12,10 @@ import phonenumbers
 from phonenumbers import geocoder
 from phonenumbers import timezone as number_timezones
 
+# Keep every compiled metadata pattern (a few thousand) instead of asking re's own, smaller
+# cache for each of the ~25 patterns a number is matched against: 10% of cleaning an import.
+phonenumbers.enable_pattern_cache()
+
 
 class InvalidPhone(ValueError):
     """The text is not a usable phone number; ``reason`` says why, in plain words."""
