@@ -28,7 +28,12 @@ from messaging.importing.columns import PHONE, suggest_mapping, validate_mapping
 from messaging.importing.errors import ImportFileError, ImportSetupError
 from messaging.importing.files import FileLayout, Table, inspect_file
 from messaging.importing.pipeline import data_rows, in_background, produce_chunks
-from messaging.importing.rows import Rejection, RowCleaner, looks_like_phone
+from messaging.importing.rows import (
+    Rejection,
+    RowCleaner,
+    forget_parsed_phones,
+    looks_like_phone,
+)
 from messaging.models import Contact, CustomField, ImportJob, ImportRejection, Tag
 from messaging.services import normalize_tags, opted_out_phones
 
@@ -328,6 +333,8 @@ def _import_rows(job: ImportJob):
                 set_progress(job, 98 * share, rows, "importing")
         finally:
             chunks.close()
+            # The numbers' caches served this file (tens of MB for a large one): not kept.
+            forget_parsed_phones()
     logger.info(
         "Import %s: %s rows; %.1f s waiting for the reader, %.1f s in the database",
         job.pk,

@@ -7,6 +7,7 @@ import re
 import zoneinfo
 from dataclasses import dataclass, field
 
+from messaging import phones
 from messaging.importing.columns import CONSENT, CUSTOM_PREFIX, IGNORE, PHONE
 from messaging.models import ImportRejection
 from messaging.phones import InvalidPhone, parse_phone
@@ -95,6 +96,12 @@ def parse_cached(raw: str, default_region: str):
     except InvalidPhone as exc:
         return "", exc.reason, ""
     return parsed.e164, parsed.region, parsed.timezone
+
+
+def forget_parsed_phones() -> None:
+    """Empty the caches of parsed numbers and their locations (after an import)."""
+    parse_cached.cache_clear()
+    phones.forget_locations()
 
 
 @functools.cache
