@@ -216,9 +216,9 @@ waits for its report), with a list and a tag for everyone.
 
 "End to end" runs from starting the command to its printed report (process start, checking and
 storing the file, the queue, the import, its commit, the report); "on the worker" from the job
-being queued to the end of its last statement, before the commit. The foreign keys of the new
-consent events and list memberships are checked with each chunk (they used to be checked at the
-commit: 9.5 s of a first import's end). The machine is shared: its load average was
+being queued to the end of its last statement, before the commit. Each chunk reaches
+PostgreSQL in phone order, and the new consent events and list memberships carry no per-row
+foreign-key checks (see the fifth session below). The machine is shared: its load average was
 {load_before:.1f} before the imports and {load_after:.1f} after them.
 
 Pages at {contacts:,} contacts, over HTTP to granian (2 workers, 4 threads each), signed in as the
