@@ -101,6 +101,72 @@ class AsyncRateLimiter:
         self._paused_until = max(self._paused_until, self._clock() + seconds)
 
 
+# How much faster than ``limit / shortest round trip`` the pacer lets requests start. At 1.0 the
+# pacing itself sets the pace: spreading each clump costs as much waiting as the smoother
+# traffic saves. Measured in the campaign bench (40,000 recipients, 50 in flight, 100 ms), with
+# the same spacing fixed at 495, 550 and 650 starts a second:
+#   gain 1.0: 451/s; 1.1: 463/s; 1.3: 467/s (round trip 104.5 ms against 111.6 unpaced);
+#   no round-trip pacing: 449-454/s.
+PACING_GAIN = 1.3
+
+
+class RoundTripPacer:
+    """Spaces the starts of requests by the shortest recent round trip divided by the requests
+    allowed in flight (and by PACING_GAIN). ``limit`` requests whose answers take at least
+    ``R`` seconds cannot go faster than ``limit / R`` a second anyway, so this pacing does not
+    lower the rate. What it removes are clumps. Answers come back together (a server's timers
+    fire together, a pause ends), and the requests that follow them would otherwise leave
+    together. They would then reach the server together, queue there, come back together
+    again, and so on: every one of them waits behind the others at each hop.
+
+    The shortest round trip is taken over the last one to two ``window`` seconds, so it
+    follows a network that slows down; before the first answer there is no pacing."""
+
+    def __init__(
+        self,
+        *,
+        window: float = 10.0,
+        gain: float = PACING_GAIN,
+        clock: Callable[[], float] | None = None,
+    ):
+        self.window = window
+        self.gain = gain
+        self._clock = clock or time.monotonic
+        self._window_started = self._clock()
+        self._shortest = float("inf")  # in the current window
+        self._shortest_before = float("inf")  # in the window before it
+        self._next_slot = float("-inf")
+
+    def observe(self, round_trip: float) -> None:
+        """A request answered (not pushed back) ``round_trip`` seconds after it started."""
+        now = self._clock()
+        if now - self._window_started >= self.window:
+            self._shortest_before = self._shortest
+            self._shortest = float("inf")
+            self._window_started = now
+        self._shortest = min(self._shortest, round_trip)
+
+    @property
+    def shortest_round_trip(self) -> float:
+        return min(self._shortest, self._shortest_before)
+
+    def reserve(self, limit: int) -> float:
+        """Reserve the next start for a pool of ``limit`` requests in flight; the seconds to
+        wait until it."""
+        round_trip = self.shortest_round_trip
+        if round_trip == float("inf"):
+            return 0.0
+        now = self._clock()
+        slot = max(now, self._next_slot)
+        self._next_slot = slot + round_trip / (max(1, limit) * self.gain)
+        return slot - now
+
+    async def acquire(self, limit: int) -> None:
+        delay = self.reserve(limit)
+        if delay > 0:
+            await asyncio.sleep(delay)
+
+
 class AdaptiveConcurrency:
     """At most ``limit`` requests in flight, between 1 and ``maximum``: the limit halves when the
     provider pushes back (429) and grows by one after ``limit`` successes in a row (additive

@@ -2,7 +2,9 @@
 
 The SDK's async API (``messages.create_async``) runs over one aiohttp session per batch whose
 connection pool is as large as the batch's concurrency; ``concurrency`` workers share the
-messages and an AsyncRateLimiter spaces request starts to the organization's throughput.
+messages and an AsyncRateLimiter spaces request starts to the organization's throughput. A
+RoundTripPacer also spreads the requests that answers freed together over the round trip, so
+that they do not reach Twilio (and come back) as one clump.
 
 A 429 slows the whole batch down instead of letting every request retry on its own: the batch
 pauses (growing, jittered backoff) and its concurrency halves (AdaptiveConcurrency), then grows
@@ -16,6 +18,7 @@ spend it on the GIL (docs/benchmarks.md, "Twilio gateway", measures both).
 import asyncio
 import logging
 import threading
+import time
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from functools import partial
@@ -33,6 +36,7 @@ from smsplatform.providers.low_latency import LowLatency
 from smsplatform.providers.pacing import (
     AdaptiveConcurrency,
     AsyncRateLimiter,
+    RoundTripPacer,
     backoff_delay,
     burst_for,
 )
@@ -190,6 +194,7 @@ async def _open_batch(gateway, concurrency: int, max_per_second: float | None):
         batch = _Batch(
             messages_api=client.api.v2010.accounts(gateway.account_sid).messages,
             limiter=AsyncRateLimiter(max_per_second, burst=burst_for(max_per_second)),
+            pacer=RoundTripPacer(),
             concurrency=AdaptiveConcurrency(concurrency),
         )
     except BaseException:
@@ -199,9 +204,10 @@ async def _open_batch(gateway, concurrency: int, max_per_second: float | None):
 
 
 class _Batch:
-    def __init__(self, *, messages_api, limiter, concurrency):
+    def __init__(self, *, messages_api, limiter, pacer, concurrency):
         self.messages_api = messages_api
         self.limiter = limiter
+        self.pacer = pacer
         self.concurrency = concurrency
         self.parameters = message_parameters
         self.max_attempts = settings.TWILIO_MAX_ATTEMPTS
@@ -217,7 +223,10 @@ class _Batch:
             error = created = None
             try:
                 await self.limiter.acquire()
+                await self.pacer.acquire(self.concurrency.limit)
+                sent_at = time.monotonic()
                 created = await self.messages_api.create_async(**self.parameters(sms))
+                self.pacer.observe(time.monotonic() - sent_at)
             except (TwilioRestException, TwilioServiceException) as exc:
                 error = rest_error(exc, idempotent=False)
             except (aiohttp.ClientError, TimeoutError) as exc:

@@ -10,6 +10,7 @@ from smsplatform.providers.errors import AmbiguousOutcome, RetryableError
 from smsplatform.providers.pacing import (
     AdaptiveConcurrency,
     AsyncRateLimiter,
+    RoundTripPacer,
     backoff_delay,
     burst_for,
     call_with_retries,
@@ -137,6 +138,54 @@ def test_rate_limiter_holds_real_coroutines_to_the_rate():
     elapsed = run_in_own_thread(run())
     assert elapsed >= 0.49  # 25 intervals of 20 ms after the first start
     assert elapsed < 1.5
+
+
+def test_round_trip_pacing_waits_for_nothing_before_the_first_answer():
+    pacer = RoundTripPacer(clock=FakeClock())
+    assert [pacer.reserve(50) for _ in range(50)] == [0] * 50
+
+
+def test_round_trip_pacing_spreads_a_clump_over_the_shortest_round_trip():
+    clock = FakeClock()
+    pacer = RoundTripPacer(gain=1.0, clock=clock)
+    for round_trip in (0.130, 0.100, 0.115):
+        pacer.observe(round_trip)
+    # 50 answers at once: their follow-ups start 2 ms apart (100 ms / 50), not together.
+    waits = [pacer.reserve(50) for _ in range(50)]
+    assert waits[:3] == pytest.approx([0, 0.002, 0.004])
+    assert waits[-1] == pytest.approx(0.098)
+    clock.now += 1  # requests that come alone wait for nothing
+    assert pacer.reserve(50) == 0
+
+
+def test_round_trip_pacing_leaves_headroom_above_what_the_round_trip_allows():
+    pacer = RoundTripPacer(clock=FakeClock())
+    pacer.observe(0.1)
+    waits = [pacer.reserve(50) for _ in range(51)]
+    assert 0.06 < waits[-1] < 0.1  # the clump's last request starts within the round trip
+
+
+def test_round_trip_pacing_follows_the_requests_allowed_in_flight():
+    clock = FakeClock()
+    pacer = RoundTripPacer(gain=1.0, clock=clock)
+    pacer.observe(0.1)
+    pacer.reserve(10)
+    assert pacer.reserve(10) == pytest.approx(0.01)
+    clock.now += 1
+    pacer.reserve(5)  # halved after a 429: each start takes twice the share
+    assert pacer.reserve(5) == pytest.approx(0.02)
+
+
+def test_round_trip_pacing_follows_a_network_that_slows_down_or_speeds_up():
+    clock = FakeClock()
+    pacer = RoundTripPacer(window=10, clock=clock)
+    pacer.observe(0.1)
+    for _ in range(3):  # two windows later, only the slower answers are remembered
+        clock.now += 10
+        pacer.observe(0.3)
+    assert pacer.shortest_round_trip == pytest.approx(0.3)
+    pacer.observe(0.05)
+    assert pacer.shortest_round_trip == pytest.approx(0.05)
 
 
 def test_adaptive_concurrency_halves_once_per_wave_of_push_backs():
