@@ -2,9 +2,12 @@
 their signed status callbacks, designated failures, inbound texts and opt-outs, TrustHub
 callbacks, authentication, the concurrency limit, its control endpoints and its saved state."""
 
+import os
+import signal
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from urllib.parse import parse_qsl
 
 import pytest
@@ -342,6 +345,30 @@ def test_state_survives_a_restart(tmp_path, settings):
         assert profile.status == "twilio-approved"
     finally:
         process.stop()
+
+
+def test_a_sandbox_killed_outright_leaves_no_callback_sender_behind(tmp_path):
+    address = SandboxAddress(
+        port=free_port(),
+        account_sid="AC" + "7" * 32,
+        auth_token="kill-token",
+        isv_profile_sid="BU" + "8" * 32,
+        state_dir=tmp_path,
+    )
+    process = start_sandbox(address, name="twilio-sandbox-killed")
+    try:
+        pid = process.process.pid
+        children = Path(f"/proc/{pid}/task/{pid}/children")
+        wait_until(lambda: children.read_text().split())
+        (sender,) = children.read_text().split()
+        os.kill(pid, signal.SIGKILL)  # no chance to stop its child
+        wait_until(lambda: not Path(f"/proc/{sender}").exists() or _is_zombie(sender))
+    finally:
+        process.stop()
+
+
+def _is_zombie(pid: str) -> bool:
+    return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] == "Z"
 
 
 def test_lists_and_fetches_the_gateway_does_not_use_yet_answer_in_twilios_shapes(subaccount):

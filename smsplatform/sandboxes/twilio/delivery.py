@@ -9,22 +9,19 @@ Inbound: a text injected through /sandbox/inbound becomes a received message, PO
 the service's InboundRequestUrl or the number's SmsUrl. STOP-like replies block the sender
 (later sends answer 21610) until START, as Twilio's default opt-out handling does.
 
-Callbacks go out through a fixed number of workers: a burst of 100,000 messages never opens
-more than ``concurrency`` connections to the platform.
+Callbacks go out from a child process through a fixed number of workers: a burst of 100,000
+messages never opens more than ``concurrency`` connections to the platform.
 """
 
 import asyncio
 import logging
-import time
-import uuid
+import sys
 from collections import deque
 from datetime import UTC, datetime
-from urllib.parse import urlencode
 
 import aiohttp
-from twilio.request_validator import RequestValidator
 
-from smsplatform.sandboxes.twilio import magic
+from smsplatform.sandboxes.twilio import callback_process, magic
 from smsplatform.sandboxes.twilio.wire import new_sid, now
 
 logger = logging.getLogger("twilio_sandbox")
@@ -202,91 +199,109 @@ def inbound_params(message: dict, opt_out_type: str | None) -> dict:
 
 
 class CallbackSender:
-    """Signed webhooks to the platform, ``concurrency`` at a time, in the order they arose."""
+    """Signed webhooks to the platform, ``concurrency`` at a time, in the order they arose.
+
+    Queued callbacks go out from a child process (callback_process explains why); ``send``
+    calls one at once from this process, for an answer the caller waits on (an inbound text's
+    webhook). Both land in ``log``."""
 
     def __init__(self, sandbox, *, concurrency: int, timeout: float = 15.0):
         self.sandbox = sandbox
         self.concurrency = max(1, concurrency)
         self.timeout = timeout
-        self.queue: asyncio.Queue | None = None
         self.session: aiohttp.ClientSession | None = None
-        self.workers: list[asyncio.Task] = []
+        self.process: asyncio.subprocess.Process | None = None
         self.log: deque = deque(maxlen=2000)
         self.log_seq = 0
+        self._waiting: dict[int, tuple] = {}  # job id -> (url, method, params, json_body)
+        self._last_job = 0
+        self._jobs = callback_process.FrameBatcher(self._write_jobs)
+        self._results: asyncio.Task | None = None
 
     async def start(self) -> None:
-        self.queue = asyncio.Queue()
-        self.session = aiohttp.ClientSession(
-            timeout=aiohttp.ClientTimeout(total=self.timeout),
-            connector=aiohttp.TCPConnector(limit=self.concurrency),
+        self.session = callback_process.new_session(concurrency=2, timeout=self.timeout)
+        self.process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            callback_process.__name__,
+            "--concurrency",
+            str(self.concurrency),
+            "--timeout",
+            str(self.timeout),
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
         )
-        self.workers = [asyncio.create_task(self._work()) for _ in range(self.concurrency)]
+        self._results = asyncio.create_task(self._read_results())
 
     async def stop(self) -> None:
-        for worker in self.workers:
-            worker.cancel()
-        await asyncio.gather(*self.workers, return_exceptions=True)
+        if self.process is not None:
+            self.process.stdin.close()
+            try:
+                await asyncio.wait_for(self.process.wait(), timeout=5)
+            except TimeoutError:
+                self.process.kill()
+                await self.process.wait()
+        if self._results is not None:
+            self._results.cancel()
+            await asyncio.gather(self._results, return_exceptions=True)
         if self.session is not None:
             await self.session.close()
 
     @property
     def pending(self) -> int:
-        return self.queue.qsize() if self.queue else 0
+        """Queued callbacks not yet answered."""
+        return len(self._waiting)
 
     def enqueue(self, url: str, params: dict, about: dict) -> None:
-        self.queue.put_nowait((url, "POST", params, about["account_sid"], None))
+        self._submit(url, "POST", params, about["account_sid"], None)
 
     def enqueue_json(self, url: str, body: str, account_sid: str) -> None:
         """A JSON webhook (Event Streams): ``url`` already carries bodySHA256."""
-        self.queue.put_nowait((url, "POST", {}, account_sid, body))
+        self._submit(url, "POST", {}, account_sid, body)
 
-    async def _work(self) -> None:
-        while True:
-            url, method, params, account_sid, json_body = await self.queue.get()
-            try:
-                await self.send(url, method, params, account_sid, json_body=json_body)
-            except Exception:
-                logger.exception("twilio sandbox: callback to %s failed", url)
-            finally:
-                self.queue.task_done()
+    def _submit(self, url, method, params, account_sid, json_body) -> None:
+        self._last_job += 1
+        self._waiting[self._last_job] = (url, method, params, json_body)
+        token = self._auth_token(account_sid)
+        self._jobs.add([self._last_job, url, method, params, token, json_body])
+
+    def _write_jobs(self, batch: bytes) -> None:
+        if not self.process.stdin.is_closing():  # stopping: unsent callbacks are dropped
+            self.process.stdin.write(batch)
+
+    async def _read_results(self) -> None:
+        while (result := await callback_process.read_frame(self.process.stdout)) is not None:
+            job_id, *outcome = result
+            url, method, params, json_body = self._waiting.pop(job_id)
+            self._record(url, method, params, json_body, callback_process.Outcome(*outcome))
+        if self._waiting:
+            logger.error(
+                "twilio sandbox: the callback process ended with %s callbacks unsent",
+                len(self._waiting),
+            )
 
     async def send(
         self, url: str, method: str, params: dict, account_sid: str, *, json_body=None
     ) -> int | None:
-        """Call ``url`` once (Twilio does not retry status callbacks); the HTTP status, or
-        None when the platform could not be reached. A ``json_body`` is posted as is; its
-        signature covers the URL only (which carries the body's hash)."""
-        account = self.sandbox.store.get("account", account_sid)
-        signature = RequestValidator(account["auth_token"]).compute_signature(
-            url if method == "POST" else _with_query(url, params),
-            params if method == "POST" and json_body is None else {},
+        """Call ``url`` once, now; the HTTP status, or None when the platform could not be
+        reached."""
+        outcome = await callback_process.post_signed(
+            self.session,
+            url,
+            method,
+            params,
+            self._auth_token(account_sid),
+            json_body=json_body,
         )
-        headers = {
-            "X-Twilio-Signature": signature,
-            "I-Twilio-Idempotency-Token": str(uuid.uuid4()),
-            "User-Agent": "TwilioProxy/1.1",
-        }
-        started = time.monotonic()
-        status = None
-        error = None
-        try:
-            if json_body is not None:
-                headers["Content-Type"] = "application/json"
-                request = self.session.post(url, data=json_body.encode(), headers=headers)
-            elif method == "POST":
-                # Encoded here: aiohttp's FormData machinery costs more than the whole request
-                # at thousands of callbacks a second.
-                headers["Content-Type"] = "application/x-www-form-urlencoded"
-                body = urlencode(params, doseq=True).encode()
-                request = self.session.post(url, data=body, headers=headers)
-            else:
-                request = self.session.get(_with_query(url, params), headers=headers)
-            async with request as response:
-                await response.read()
-                status = response.status
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            error = f"{type(exc).__name__}: {exc}"
-        self.sandbox.stats["callbacks_sent" if status and status < 400 else "callbacks_failed"] += 1
+        self._record(url, method, params, json_body, outcome)
+        return outcome.status
+
+    def _auth_token(self, account_sid: str) -> str:
+        return self.sandbox.store.get("account", account_sid)["auth_token"]
+
+    def _record(self, url, method, params, json_body, outcome) -> None:
+        sent = outcome.status and outcome.status < 400
+        self.sandbox.stats["callbacks_sent" if sent else "callbacks_failed"] += 1
         self.log_seq += 1
         self.log.append(
             {
@@ -295,16 +310,9 @@ class CallbackSender:
                 "method": method,
                 "params": params,
                 "body": json_body,
-                "signature": signature,
-                "status": status,
-                "error": error,
-                "seconds": round(time.monotonic() - started, 4),
+                "signature": outcome.signature,
+                "status": outcome.status,
+                "error": outcome.error,
+                "seconds": outcome.seconds,
             }
         )
-        return status
-
-
-def _with_query(url: str, params: dict) -> str:
-    if not params:
-        return url
-    return f"{url}{'&' if '?' in url else '?'}{urlencode(params)}"
