@@ -9,7 +9,7 @@ Those milliseconds were the sandbox's own, not Twilio's. So the sandbox hands ea
 callback (status, TrustHub review, Event Streams) to this child over a pipe. The child signs and
 posts it, ``concurrency`` at a time, in the order they came, and sends back what happened.
 With the worker's round-trip pacing, 100,000-recipient runs went from 449 messages/s (one run,
-callbacks in the API's loop) to 450-459/s (five runs).
+callbacks in the API's loop) to 446-459/s (six runs).
 
 Both ends speak frames: a 4-byte length, then a JSON array. Run as
 ``python -m smsplatform.sandboxes.twilio.callback_process``: jobs on stdin, results on stdout,
