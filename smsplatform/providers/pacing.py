@@ -120,7 +120,8 @@ class RoundTripPacer:
     again, and so on: every one of them waits behind the others at each hop.
 
     The shortest round trip is taken over the last one to two ``window`` seconds, so it
-    follows a network that slows down; before the first answer there is no pacing."""
+    follows a network that slows down; before the first answer there is no pacing. Two starts
+    may go back to back, no more."""
 
     def __init__(
         self,
@@ -157,8 +158,12 @@ class RoundTripPacer:
         if round_trip == float("inf"):
             return 0.0
         now = self._clock()
-        slot = max(now, self._next_slot)
-        self._next_slot = slot + round_trip / (max(1, limit) * self.gain)
+        interval = round_trip / (max(1, limit) * self.gain)
+        # Two may start back to back: the event loop's timers fire by the millisecond, so starts
+        # due 1.5 ms apart often wake together anyway. 100,000 recipients, same machine: 455 and
+        # 448/s against 445-446/s when the second one waited again, at less CPU per message.
+        slot = max(now, self._next_slot - interval)
+        self._next_slot = max(slot, self._next_slot) + interval
         return slot - now
 
     async def acquire(self, limit: int) -> None:

@@ -150,10 +150,10 @@ def test_round_trip_pacing_spreads_a_clump_over_the_shortest_round_trip():
     pacer = RoundTripPacer(gain=1.0, clock=clock)
     for round_trip in (0.130, 0.100, 0.115):
         pacer.observe(round_trip)
-    # 50 answers at once: their follow-ups start 2 ms apart (100 ms / 50), not together.
+    # 50 answers at once: after a first pair, their follow-ups start 2 ms apart (100 ms / 50).
     waits = [pacer.reserve(50) for _ in range(50)]
-    assert waits[:3] == pytest.approx([0, 0.002, 0.004])
-    assert waits[-1] == pytest.approx(0.098)
+    assert waits[:4] == pytest.approx([0, 0, 0.002, 0.004])
+    assert waits[-1] == pytest.approx(0.096)
     clock.now += 1  # requests that come alone wait for nothing
     assert pacer.reserve(50) == 0
 
@@ -169,11 +169,10 @@ def test_round_trip_pacing_follows_the_requests_allowed_in_flight():
     clock = FakeClock()
     pacer = RoundTripPacer(gain=1.0, clock=clock)
     pacer.observe(0.1)
-    pacer.reserve(10)
-    assert pacer.reserve(10) == pytest.approx(0.01)
+    assert [pacer.reserve(10) for _ in range(3)] == pytest.approx([0, 0, 0.01])
     clock.now += 1
-    pacer.reserve(5)  # halved after a 429: each start takes twice the share
-    assert pacer.reserve(5) == pytest.approx(0.02)
+    # Halved after a 429: each start takes twice the share.
+    assert [pacer.reserve(5) for _ in range(3)] == pytest.approx([0, 0, 0.02])
 
 
 def test_round_trip_pacing_follows_a_network_that_slows_down_or_speeds_up():
