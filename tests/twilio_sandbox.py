@@ -123,16 +123,22 @@ def wait_until(check, *, timeout=10.0, interval=0.05, message="condition"):
         time.sleep(interval)
 
 
-@pytest.fixture(scope="session")
-def twilio_sandbox_address(tmp_path_factory) -> SandboxAddress:
+def new_sandbox_address(state_dir: Path) -> SandboxAddress:
+    """A free port and a main account of its own, for a sandbox that keeps its state in
+    ``state_dir``."""
     account_sid, auth_token = dev_credentials(f"test-{secrets.token_hex(4)}")
     return SandboxAddress(
         port=free_port(),
         account_sid=account_sid,
         auth_token=auth_token,
         isv_profile_sid="BU" + secrets.token_hex(16),
-        state_dir=tmp_path_factory.mktemp("twilio-sandbox"),
+        state_dir=state_dir,
     )
+
+
+@pytest.fixture(scope="session")
+def twilio_sandbox_address(tmp_path_factory) -> SandboxAddress:
+    return new_sandbox_address(tmp_path_factory.mktemp("twilio-sandbox"))
 
 
 _running: list[SandboxClient] = []

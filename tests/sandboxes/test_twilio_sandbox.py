@@ -17,8 +17,7 @@ from twilio.request_validator import RequestValidator
 
 from smsplatform.providers.errors import PermanentRecipientError
 from smsplatform.providers.twilio import OutgoingSMS, TwilioGateway, main_twilio
-from tests.live import free_port
-from tests.twilio_sandbox import SandboxAddress, start_sandbox, wait_until
+from tests.twilio_sandbox import new_sandbox_address, start_sandbox, wait_until
 
 
 class Receiver:
@@ -319,13 +318,7 @@ def test_stats_count_recipients_texted_more_than_once(subaccount, twilio_sandbox
 
 
 def test_state_survives_a_restart(tmp_path, settings):
-    address = SandboxAddress(
-        port=free_port(),
-        account_sid="AC" + "5" * 32,
-        auth_token="restart-token",
-        isv_profile_sid="BU" + "6" * 32,
-        state_dir=tmp_path,
-    )
+    address = new_sandbox_address(tmp_path)
     for name, value in address.settings.items():
         setattr(settings, name, value)
     process = start_sandbox(address, name="twilio-sandbox-restart")
@@ -348,13 +341,7 @@ def test_state_survives_a_restart(tmp_path, settings):
 
 
 def test_a_sandbox_killed_outright_leaves_no_callback_sender_behind(tmp_path):
-    address = SandboxAddress(
-        port=free_port(),
-        account_sid="AC" + "7" * 32,
-        auth_token="kill-token",
-        isv_profile_sid="BU" + "8" * 32,
-        state_dir=tmp_path,
-    )
+    address = new_sandbox_address(tmp_path)
     process = start_sandbox(address, name="twilio-sandbox-killed")
     try:
         pid = process.process.pid
