@@ -12,6 +12,7 @@ from django.utils import timezone as django_timezone
 from django_tenants.models import DomainMixin, TenantMixin
 
 from organizations.roles import Role
+from organizations.schema_names import restore_constraint_names
 
 
 class OrganizationQuerySet(models.QuerySet):
@@ -59,6 +60,11 @@ class Organization(TenantMixin):
 
     def __str__(self):
         return self.name
+
+    def create_schema(self, check_if_exists=False, sync_schema=True, verbosity=1):
+        super().create_schema(check_if_exists, sync_schema, verbosity)
+        # Cloned from the template: its unique constraints come back under other names.
+        restore_constraint_names(settings.TENANT_BASE_SCHEMA, self.schema_name)
 
     @property
     def is_customer(self):
