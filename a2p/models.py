@@ -5,6 +5,7 @@ from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.utils import timezone as django_timezone
+from encrypted_fields.fields import EncryptedCharField
 
 
 class PhoneNumber(models.Model):
@@ -57,8 +58,9 @@ class TwilioAccount(models.Model):
         "organizations.Organization", on_delete=models.PROTECT, related_name="twilio_account"
     )
     account_sid = models.CharField(max_length=34, unique=True)
-    # Twilio signs this account's webhooks with it, and we authenticate as the account with it.
-    auth_token = models.CharField(max_length=64)
+    # Twilio signs this account's webhooks with it, and we authenticate as the account with it:
+    # encrypted at rest, so a leaked backup or a read-only SQL session cannot send as anyone.
+    auth_token = EncryptedCharField(max_length=64)
     friendly_name = models.CharField(max_length=64, blank=True)
     created_at = models.DateTimeField(default=django_timezone.now, editable=False)
     updated_at = models.DateTimeField(auto_now=True)

@@ -16,6 +16,12 @@ environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
 DEBUG = env.bool("DEBUG", default=False)
 SECRET_KEY = env.str("SECRET_KEY", default="dev-only-insecure-key" if DEBUG else environ.Env.NOTSET)
+# Earlier keys, still accepted (signed sessions, links) and still able to decrypt the secrets the
+# database keeps until their rows are saved again.
+SECRET_KEY_FALLBACKS = env.list("SECRET_KEY_FALLBACKS", default=[])
+# Secrets the database keeps (Twilio subaccount auth tokens) are encrypted with keys derived from
+# SECRET_KEY (and its fallbacks) and these salts, newest first (django-fernet-encrypted-fields).
+SALT_KEY = env.list("SALT_KEY", default=["smsplatform-fields"])
 
 # --- Domains --------------------------------------------------------------------------------
 # The public site (landing, sign-up, admin, webhooks) lives on SITE_URL; each organization on

@@ -1,10 +1,13 @@
 """Each organization sends from its own Twilio subaccount, created once, even when the create
 call's outcome was unknown; until then the main account is its fallback."""
 
+import importlib
 import secrets
 
 import pytest
+from django.apps import apps as django_apps
 from django.conf import settings
+from django.db import connection
 
 from a2p.models import TwilioAccount
 from a2p.services import ensure_twilio_subaccount, subaccount_name
@@ -65,3 +68,38 @@ def test_an_ambiguous_create_that_made_nothing_is_reported(users, twilio_sandbox
     with pytest.raises(AmbiguousOutcome):
         ensure_twilio_subaccount(organization)
     assert not TwilioAccount.objects.filter(organization=organization).exists()
+
+
+def stored_token(account) -> str:
+    """What the database itself holds (a backup, a read-only SQL session)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT auth_token FROM a2p_twilioaccount WHERE id = %s", [account.pk])
+        return cursor.fetchone()[0]
+
+
+def test_the_subaccount_token_is_encrypted_in_the_database(acme, twilio_sandbox):
+    account = ensure_twilio_subaccount(acme)
+    token = TwilioAccount.objects.get(pk=account.pk).auth_token
+    assert len(token) == 32  # Twilio's auth tokens: 32 hex digits
+
+    stored = stored_token(account)
+    assert token not in stored
+    assert stored.startswith("gAAAAA")  # a Fernet token
+
+
+def test_the_migration_encrypts_tokens_stored_as_plain_text_and_back(acme):
+    account = TwilioAccount.objects.create(
+        organization=acme, account_sid="AC" + "1" * 32, auth_token="f" * 32
+    )
+    with connection.cursor() as cursor:  # as a row written before the field was encrypted
+        cursor.execute(
+            "UPDATE a2p_twilioaccount SET auth_token = %s WHERE id = %s", ["f" * 32, account.pk]
+        )
+    migration = importlib.import_module("a2p.migrations.0005_encrypt_subaccount_tokens")
+    with connection.schema_editor() as editor:
+        migration.encrypt_tokens(django_apps, editor)
+        assert stored_token(account).startswith("gAAAAA")
+        assert TwilioAccount.objects.get(pk=account.pk).auth_token == "f" * 32
+
+        migration.decrypt_tokens(django_apps, editor)
+        assert stored_token(account) == "f" * 32
