@@ -401,6 +401,9 @@ def cancel_campaign(campaign: Campaign) -> int:
     runs = CampaignRun.objects.filter(campaign=campaign).exclude(
         status__in=[CampaignRun.Status.COMPLETED, CampaignRun.Status.CANCELED]
     )
+    # Locked first: a dispatcher putting withdrawn messages back in line holds its run's row
+    # while it does, so they are pending before this (and canceled here) or canceled by it.
+    list(runs.select_for_update(no_key=True).values_list("pk", flat=True))
     now = timezone.now()
     canceled = Message.objects.filter(run__in=runs, status=Message.Status.PENDING).update(
         status=Message.Status.CANCELED, status_changed_at=now

@@ -48,14 +48,17 @@ from messaging.status_callbacks import apply_pending_status_events, early_status
 logger = logging.getLogger(__name__)
 
 BATCH_SIZE = getattr(settings, "DISPATCH_BATCH_SIZE", 500)
-# A batch is at most this many seconds of the organization's sending: a pause or a cancel takes
-# effect after what is already in flight (two batches), so seconds later at any rate, not the
-# minutes 500 texts take at the default 10 a second.
+# A batch is at most this many seconds of the organization's sending, not the minutes 500 texts
+# take at the default 10 a second: claimed rows hold their allowance and wait in the sender's
+# queue, and at a run's end the last batch is all that is left to wait for. (A pause or a cancel
+# does not wait for the batches: what has not started is withdrawn, see _results.)
 BATCH_SECONDS = getattr(settings, "DISPATCH_BATCH_SECONDS", 2)
 TIME_BUDGET_SECONDS = getattr(settings, "DISPATCH_TIME_BUDGET_SECONDS", 120)
 LOCK_SECONDS = getattr(settings, "DISPATCH_LOCK_SECONDS", 90)
 STALE_CLAIM_SECONDS = getattr(settings, "DISPATCH_STALE_CLAIM_SECONDS", 60)
 WATCHDOG_SECONDS = getattr(settings, "DISPATCH_WATCHDOG_SECONDS", 30)
+# How often a dispatcher waiting on a batch looks whether its run was paused or canceled.
+STOP_CHECK_SECONDS = 0.5
 MAX_ATTEMPTS = 8
 MMS_MESSAGES = policy.MMS_MESSAGES
 
@@ -206,10 +209,12 @@ def _dispatch_loop(run_id, lock_key, cache_token, token, deadline, gateway, send
         reconcile_stale_claims(run_id, gateway, own_token=token, in_flight=sending)
         run = CampaignRun.objects.select_related("campaign").get(pk=run_id)
         if run.status != CampaignRun.Status.SENDING:
+            sender.withdraw()  # paused or canceled: what has not started stays unsent
             return run.status
         block = policy.sending_block(organization)
         if block:
             pause_run(run, block)
+            sender.withdraw()
             return "paused"
         claim_started = time.perf_counter()
         try:
@@ -223,7 +228,7 @@ def _dispatch_loop(run_id, lock_key, cache_token, token, deadline, gateway, send
         # One batch queued behind the one being sent; the older is recorded once it is done.
         if len(flights) > 1 or (flights and not claimed):
             flight = flights.popleft()
-            _record_in_flight(run_id, flight, flight.future.result(), run=run)
+            _record_in_flight(run_id, flight, _results(run_id, flight, sender), run=run)
         if flights:
             continue
         pause = _seconds_until_next_due(run)
@@ -231,6 +236,19 @@ def _dispatch_loop(run_id, lock_key, cache_token, token, deadline, gateway, send
             return _finish_or_wait(run)
         time.sleep(max(pause, 0.05))  # a retry backoff of a few seconds: wait here, keep the lock
     return "continue"
+
+
+def _results(run_id, flight: InFlight, sender) -> list:
+    """The batch's results, once all are in. Meanwhile, every STOP_CHECK_SECONDS, a look at the
+    run: once it is paused or canceled, nothing more starts (SendingSession.withdraw), so a
+    pause takes effect within a round trip, not after the batches already queued."""
+    while True:
+        try:
+            return flight.future.result(timeout=STOP_CHECK_SECONDS)
+        except TimeoutError:
+            status = CampaignRun.objects.filter(pk=run_id).values_list("status", flat=True)
+            if status.first() != CampaignRun.Status.SENDING:
+                sender.withdraw()
 
 
 def _start_sending(run, claimed, sender, claim_seconds) -> InFlight:
@@ -388,7 +406,7 @@ def record_outcomes(run, messages_by_id: dict, results) -> None:
     from smsplatform.providers import errors
 
     now = timezone.now()
-    accepted, changed, opted_out, blocked = [], [], [], None
+    accepted, changed, withdrawn, opted_out, blocked = [], [], [], [], None
     accepted_by_sid = {}
     not_taken = 0  # reserved messages the carrier did not take (unknown outcomes excluded)
     for result in results:
@@ -402,6 +420,11 @@ def record_outcomes(run, messages_by_id: dict, results) -> None:
             accepted_by_sid[message.sid] = message
         elif isinstance(error, errors.AmbiguousOutcome):
             continue  # stays "sending" and reserved: reconciled before any resend
+        elif isinstance(error, errors.Withdrawn):
+            not_taken += message.segments or 1
+            message.attempts -= 1  # never requested: not an attempt
+            withdrawn.append(message)
+            continue
         elif isinstance(error, errors.RetryableError | errors.AccountBlockedError):
             not_taken += message.segments or 1
             if isinstance(error, errors.AccountBlockedError):
@@ -428,11 +451,13 @@ def record_outcomes(run, messages_by_id: dict, results) -> None:
     for sid, status in written.items():
         accepted_by_sid[sid].status = status
     with transaction.atomic():
+        if withdrawn:
+            _put_back(run, withdrawn, now)
         update_rows(
             Message,
-            changed,
+            changed + withdrawn,
             ["sid", "status", "sent_at", "status_changed_at", "error_code", "error_reason",
-             "claimed_at", "send_after"],
+             "claimed_at", "send_after", "attempts"],
         )  # fmt: skip
         if accepted:
             contact_ids = [m.contact_id for m in accepted if m.contact_id]
@@ -457,6 +482,23 @@ def record_outcomes(run, messages_by_id: dict, results) -> None:
     apply_pending_status_events([m.sid for m in accepted], written=written)
     if blocked is not None:
         policy.pause_organization_sending(connection.tenant, blocked.plain_reason or str(blocked))
+
+
+def _put_back(run, messages, now) -> None:
+    """Messages withdrawn before they were requested: back in line for when the run resumes,
+    or canceled with their run. The run's row stays locked until they are written, so that a
+    cancel (which locks it before canceling the pending messages) comes wholly before or after."""
+    status = (
+        CampaignRun.objects.select_for_update(no_key=True)
+        .filter(pk=run.pk)
+        .values_list("status", flat=True)
+        .get()
+    )
+    for message in messages:
+        if status == CampaignRun.Status.CANCELED:
+            message.status, message.status_changed_at = Message.Status.CANCELED, now
+        else:
+            message.status, message.claimed_at = Message.Status.PENDING, None
 
 
 def _finish_or_wait(run: CampaignRun) -> str:

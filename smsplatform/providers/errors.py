@@ -47,6 +47,11 @@ class AccountBlockedError(ProviderError):
     """The account may not send at all now: stop its sending, tell a person."""
 
 
+class Withdrawn(ProviderError):
+    """Never sent: the sender stopped before making the request (its campaign was paused or
+    canceled). Nothing reached the provider, so the message may go later as if never tried."""
+
+
 class ProviderRequestError(ProviderError):
     """The request itself is wrong (validation, not found): a bug or bad input."""
 

@@ -31,7 +31,12 @@ from twilio.base.exceptions import TwilioRestException, TwilioServiceException
 from twilio.http import AsyncHttpClient
 from twilio.http.response import Response
 
-from smsplatform.providers.errors import ProviderError, RetryableError, twilio_transport_error
+from smsplatform.providers.errors import (
+    ProviderError,
+    RetryableError,
+    Withdrawn,
+    twilio_transport_error,
+)
 from smsplatform.providers.low_latency import LowLatency
 from smsplatform.providers.pacing import (
     AdaptiveConcurrency,
@@ -89,6 +94,9 @@ class SendingSession:
     slot busy across batch boundaries (``send_messages`` lets its last requests finish alone,
     then opens a new pool). Pacing (the organization's throughput) and the backing off after a
     429 span the whole session, not one batch.
+
+    ``withdraw`` stops it from starting any more requests: every message not yet on its way
+    gets a Withdrawn result at once, so that a paused campaign stops within a round trip.
 
     Use it as a context manager; leaving it stops sending what was not yet started (those
     messages stay claimed, as after a crash, and are reconciled before any resend)."""
@@ -154,6 +162,17 @@ class SendingSession:
         self._loop.call_soon_threadsafe(enqueue)
         return future
 
+    def withdraw(self) -> None:
+        """Start no more requests (from any thread): the queued messages, and those waiting for
+        a slot or for their turn, are answered Withdrawn. Requests already made finish."""
+        self._loop.call_soon_threadsafe(self._withdraw)
+
+    def _withdraw(self):
+        self._batch.withdraw()
+        while not self._queue.empty():
+            sms, deliver = self._queue.get_nowait()
+            deliver(result=withdrawn(sms))
+
     async def _open(self):
         self._session, self._batch = await _open_batch(
             self.gateway, self.concurrency, self.max_per_second
@@ -215,15 +234,18 @@ class _Batch:
         self.backoff_cap = settings.TWILIO_BACKOFF_CAP
         self.throttle_level = 0  # grows while retryable failures keep coming, back to 0 on success
         self.paused_until = 0.0
+        self.withdrawn = False  # SendingSession.withdraw: make no more requests
+        self.waiting = set()  # tasks waiting for their turn, not yet requesting
+        self.withdrawing = set()  # of those, the ones withdraw cancelled
 
     async def send(self, sms: OutgoingSMS) -> SendResult:
         attempt = 1
         while True:
-            started = await self.concurrency.acquire()
+            started = await self._turn()
+            if started is None:
+                return withdrawn(sms)
             error = created = None
             try:
-                await self.limiter.acquire()
-                await self.pacer.acquire(self.concurrency.limit)
                 sent_at = time.monotonic()
                 created = await self.messages_api.create_async(**self.parameters(sms))
                 self.pacer.observe(time.monotonic() - sent_at)
@@ -248,6 +270,45 @@ class _Batch:
                 continue
             return SendResult(key=sms.key, sid=None, status=None, num_segments=0, error=error)
 
+    async def _turn(self) -> float | None:
+        """Wait for a slot, then for the rate limit and the pacing: the slot's start time (for
+        ``concurrency.release``), or None once the session is withdrawn. SendingSession.withdraw
+        cancels these waits, so a withdrawn message never waits out its turn."""
+        if self.withdrawn:
+            return None
+        task = asyncio.current_task()
+        self.waiting.add(task)
+        try:
+            started = await self.concurrency.acquire()
+            try:
+                await self.limiter.acquire()
+                await self.pacer.acquire(self.concurrency.limit)
+            except BaseException:
+                await self.concurrency.release(started, pushed_back=False)
+                raise
+        except asyncio.CancelledError:
+            if task not in self.withdrawing:
+                raise
+            # Our own cancel, not the session closing: this message is withdrawn, the worker
+            # goes on (and answers the rest of the queue the same way).
+            if task.uncancel() > 0:
+                raise
+            return None
+        finally:
+            self.waiting.discard(task)
+            self.withdrawing.discard(task)
+        if self.withdrawn:
+            await self.concurrency.release(started, pushed_back=False)
+            return None
+        return started
+
+    def withdraw(self) -> None:
+        """Make no more requests; wake the messages waiting for their turn (on the loop)."""
+        self.withdrawn = True
+        self.withdrawing = set(self.waiting)
+        for task in self.withdrawing:
+            task.cancel()
+
     def _slow_down(self):
         """Pause the whole batch. Failures that arrive during a pause belong to the same wave
         (the requests were already in flight) and do not lengthen the next step."""
@@ -257,6 +318,11 @@ class _Batch:
         delay = backoff_delay(self.throttle_level, base=self.backoff_base, cap=self.backoff_cap)
         self.paused_until = max(self.paused_until, now + delay)
         self.limiter.pause(delay)
+
+
+def withdrawn(sms: OutgoingSMS) -> SendResult:
+    error = Withdrawn("withdrawn before it was sent")
+    return SendResult(key=sms.key, sid=None, status=None, num_segments=0, error=error)
 
 
 def aiohttp_transport_error(exc: BaseException) -> ProviderError:

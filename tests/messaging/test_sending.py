@@ -6,12 +6,13 @@ import itertools
 
 import pytest
 from django.db import connection
+from django.db.models import Count
 from django.utils import timezone
 
 from a2p.models import PhoneNumber
 from billing import services as billing_services
 from billing.models import AllowancePeriod, UsageRecord
-from messaging import dispatch, services
+from messaging import campaigns, dispatch, services
 from messaging.models import Campaign, CampaignRun, ConsentEvent, Contact, Message
 from organizations.models import Organization
 from smsplatform.providers.twilio import twilio_for
@@ -169,34 +170,78 @@ def test_refused_requests_are_sent_again_exactly_once(sending):
         assert len(at_sandbox(sending, person.phone)) == 1
 
 
-def test_a_pause_stops_a_slow_organizations_campaign_within_seconds(
-    in_acme, twilio_sandbox, settings, monkeypatch
-):
-    """At 5 texts a second a batch is 2 s of sending (10 texts): what goes out after a pause is
-    what was already in flight, two batches, not two batches of 500 (minutes at that rate)."""
+@pytest.fixture
+def slow_sending(in_acme, twilio_sandbox):
+    """acme on a plan, its number registered for 5 texts a second: a batch is 2 s of sending."""
     billing_services.comp_organization(in_acme, reason="tests")
     bought = twilio_for(in_acme).buy_phone_number(area_code="305")
     registered_number(in_acme, bought.phone_number, messaging_service_sid="", messages_per_second=5)
     twilio_sandbox.from_number = bought.phone_number
-    people = contacts(*fresh(25), tag="slow")
-    run = run_for("slow")
+    return twilio_sandbox
+
+
+def stop_during_the_second_claim(monkeypatch, stop):
+    """The customer clicks "Pause" (or "Cancel") while batch 1 is being sent and batch 2 is
+    being claimed behind it. Returns the claims' sizes."""
     claims = []
     claim = dispatch.claim_batch
 
-    def pause_during_the_second_claim(run, now, limit, **options):
+    def claim_and_stop(run, now, limit, **options):
         claims.append(limit)
-        if len(claims) == 2:  # the customer clicks "Pause" while batch 1 is being sent
-            CampaignRun.objects.filter(pk=run.pk).update(status=CampaignRun.Status.PAUSED)
+        if len(claims) == 2:
+            stop(run)
         return claim(run, now, limit, **options)
 
-    monkeypatch.setattr(dispatch, "claim_batch", pause_during_the_second_claim)
+    monkeypatch.setattr(dispatch, "claim_batch", claim_and_stop)
+    return claims
 
+
+def reserved_messages():
+    period = AllowancePeriod.objects.filter(organization=connection.tenant)
+    return period.values_list("reserved", flat=True).first() or 0
+
+
+def test_a_pause_stops_the_sending_within_a_round_trip(slow_sending, monkeypatch):
+    """At 5 texts a second, two batches (20 texts) were claimed when the customer paused: only
+    what had started before the dispatcher saw the pause (a look every half second) went out.
+    The rest waits, unclaimed, and its messages are back in the allowance."""
+    people = contacts(*fresh(25), tag="slow")
+    run = run_for("slow")
+    reserved_before = reserved_messages()
+
+    def pause(run):
+        CampaignRun.objects.filter(pk=run.pk).update(status=CampaignRun.Status.PAUSED)
+
+    real_claim = dispatch.claim_batch
+    claims = stop_during_the_second_claim(monkeypatch, pause)
     assert dispatch.dispatch_run(run.pk) == "paused"
 
     assert claims == [10, 10]
-    sent = sum(len(at_sandbox(twilio_sandbox, p.phone)) for p in people)
-    assert sent == 20
-    assert run.messages.filter(status=Message.Status.PENDING).count() == 5
+    sent = sum(len(at_sandbox(slow_sending, p.phone)) for p in people)
+    assert 1 <= sent < 10  # before: both batches, 20 texts
+    statuses = dict(run.messages.values_list("status").annotate(n=Count("id")))
+    assert statuses == {Message.Status.QUEUED: sent, Message.Status.PENDING: 25 - sent}
+    assert not run.messages.filter(status=Message.Status.PENDING, attempts__gt=0).exists()
+    assert reserved_messages() - reserved_before == sent
+
+    # Resumed, the rest goes out: everyone texted once.
+    CampaignRun.objects.filter(pk=run.pk).update(status=CampaignRun.Status.SENDING)
+    monkeypatch.setattr(dispatch, "claim_batch", real_claim)
+    assert dispatch.dispatch_run(run.pk) == "done"
+    assert [len(at_sandbox(slow_sending, p.phone)) for p in people] == [1] * 25
+
+
+def test_a_cancel_stops_the_sending_and_cancels_what_had_not_started(slow_sending, monkeypatch):
+    people = contacts(*fresh(25), tag="canceled")
+    run = run_for("canceled")
+    stop_during_the_second_claim(monkeypatch, lambda run: campaigns.cancel_campaign(run.campaign))
+
+    dispatch.dispatch_run(run.pk)
+
+    sent = sum(len(at_sandbox(slow_sending, p.phone)) for p in people)
+    assert sent < 10
+    statuses = dict(run.messages.values_list("status").annotate(n=Count("id")))
+    assert statuses == {Message.Status.QUEUED: sent, Message.Status.CANCELED: 25 - sent}
 
 
 def test_an_account_level_error_pauses_the_organizations_sending(sending):

@@ -11,6 +11,7 @@ from smsplatform.providers.errors import (
     AmbiguousOutcome,
     PermanentRecipientError,
     RetryableError,
+    Withdrawn,
 )
 from smsplatform.providers.twilio import OutgoingSMS, TwilioGateway, main_twilio
 from tests.providers.helpers import run_in_own_thread
@@ -184,6 +185,31 @@ def test_a_sending_sessions_pacing_spans_its_batches(gateway):
         queued = [session.submit(batch(11, prefix="+1415722")), session.submit(batch(10))]
         assert all(r.ok for future in queued for r in future.result(timeout=30))
     assert time.monotonic() - started >= 0.95  # 21 requests, 20 intervals of 50 ms
+
+
+def test_a_withdrawn_session_starts_nothing_more_and_says_so_at_once(gateway, twilio_sandbox):
+    """At 4 texts a second, 20 texts take 5 s: withdrawn after the first second, the messages
+    waiting for their turn (and a batch submitted later) are answered at once, never sent;
+    the requests already made finish as usual."""
+    messages = batch(20, prefix="+1415725")
+    later = batch(3, prefix="+1415726")
+    with gateway.sending_session(concurrency=5, max_per_second=4) as session:
+        pending = session.submit(messages)
+        time.sleep(1)
+        session.withdraw()
+        withdrawn_at = time.monotonic()
+        results = pending.result(timeout=30)
+        answered_after = time.monotonic() - withdrawn_at
+        late_results = session.submit(later).result(timeout=30)
+
+    assert answered_after < 0.5  # not the 4 s the rest would have taken
+    sent = [r for r in results if r.ok]
+    assert 2 <= len(sent) <= 8
+    assert all(isinstance(r.error, Withdrawn) for r in results if not r.ok)
+    assert [r.key for r in results] == [m.key for m in messages]
+    held = sent_to(twilio_sandbox, [m.to for m in messages + later])
+    assert sum(held.values()) == len(sent)
+    assert all(isinstance(r.error, Withdrawn) for r in late_results)
 
 
 def test_a_bug_while_sending_fails_its_batch_instead_of_hanging_it(gateway, monkeypatch):
