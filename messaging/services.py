@@ -251,10 +251,35 @@ def update_contact(contact: Contact, *, actor=None, **changes) -> Contact:
     return contact
 
 
+# Longer than any statement that adds memberships or consent events runs (an import's chunk, an
+# "add to list"): one that read a contact just before it was deleted has ended by then.
+ORPHAN_SWEEP_DELAY_SECONDS = 60
+
+
 def delete_contact(contact: Contact) -> None:
     """Delete a contact. Its consent events stay (with the phone number), so an opt-out is never
     forgotten."""
+    from messaging.tasks import forget_deleted_contact
+
+    contact_id = contact.pk
     contact.delete()
+    transaction.on_commit(
+        lambda: forget_deleted_contact.apply_async(
+            (contact_id,), countdown=ORPHAN_SWEEP_DELAY_SECONDS
+        )
+    )
+
+
+def forget_deleted_contact(contact_id: int) -> int:
+    """What the delete could not see: memberships and consent events that an import or an "add
+    to list" added for this contact while it was being deleted (they have no database
+    constraint, see ContactListMembership). The memberships go, the consent events keep their
+    phone and lose the contact, as Django does at the delete. Returns how many rows changed."""
+    if Contact.objects.filter(pk=contact_id).exists():
+        return 0
+    removed, _ = ContactListMembership.objects.filter(contact_id=contact_id).delete()
+    unlinked = ConsentEvent.objects.filter(contact_id=contact_id).update(contact=None)
+    return removed + unlinked
 
 
 # --- tags and lists ---------------------------------------------------------------------------

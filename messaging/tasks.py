@@ -14,6 +14,14 @@ def send_message(message_id: int):
 
 
 @shared_task
+def forget_deleted_contact(contact_id: int):
+    """A while after a contact's delete: the rows added for it meanwhile (services)."""
+    from messaging import services
+
+    return services.forget_deleted_contact(contact_id)
+
+
+@shared_task
 def sweep_unsent_texts():
     """Every organization's overdue single texts (messaging.delivery.sweep_unsent), sent again
     by new tasks. Runs in public and visits each organization; overlapping runs skip."""

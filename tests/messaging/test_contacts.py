@@ -5,6 +5,7 @@ import io
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.db.models import Count
 
 from messaging import services
 from messaging.models import (
@@ -90,6 +91,60 @@ def test_deleting_a_contact_or_a_list_takes_its_memberships_with_it(make_contact
     assert list(ContactListMembership.objects.values_list("contact_list_id", "contact_id")) == [
         (regulars.pk, kept.pk)
     ]
+
+
+def test_rows_an_import_adds_while_a_contact_is_deleted_are_swept_after_the_delete(
+    make_contact, monkeypatch, django_capture_on_commit_callbacks
+):
+    """Memberships and consent events have no database constraint, so an import that read the
+    contact just before the delete committed can still add rows for it. The delete schedules a
+    second look, a minute later, that removes them (and keeps the consent evidence, unlinked)."""
+    from messaging import tasks
+
+    scheduled = []
+    monkeypatch.setattr(
+        tasks.forget_deleted_contact,
+        "apply_async",
+        lambda args, countdown: scheduled.append((args, countdown)),
+    )
+    contact, other = make_contact(), make_contact()
+    contact_id, phone = contact.pk, contact.phone
+    regulars = ContactList.objects.create(name="Regulars")
+    services.add_to_list(regulars, Contact.objects.filter(pk=other.pk))
+    with django_capture_on_commit_callbacks(execute=True):
+        services.delete_contact(contact)
+    assert scheduled == [((contact_id,), services.ORPHAN_SWEEP_DELAY_SECONDS)]
+
+    # The import's rows, committed after the delete.
+    ContactListMembership.objects.create(contact_list=regulars, contact_id=contact_id)
+    ConsentEvent.objects.bulk_create(
+        [
+            ConsentEvent(
+                contact_id=contact_id,
+                phone=phone,
+                kind=ConsentEvent.Kind.OPT_IN,
+                method=ConsentEvent.Method.IMPORT,
+                source="contacts.csv",
+            )
+        ]
+    )
+    assert lists_page_size(regulars) == 2  # the orphan counted
+
+    assert tasks.forget_deleted_contact(contact_id) == 2
+
+    assert lists_page_size(regulars) == 1
+    assert ConsentEvent.objects.filter(contact_id=contact_id).count() == 0
+    assert ConsentEvent.objects.filter(phone=phone, contact=None).count() == 2  # evidence kept
+    assert tasks.forget_deleted_contact(other.pk) == 0  # a contact that exists is left alone
+    assert ContactListMembership.objects.filter(contact_id=other.pk).count() == 1
+
+
+def lists_page_size(contact_list):
+    return (
+        ContactList.objects.annotate(size=Count("contactlistmembership"))
+        .get(pk=contact_list.pk)
+        .size
+    )
 
 
 def test_consent_events_are_append_only(make_contact):
