@@ -194,7 +194,7 @@ def _dispatch(run_id, lock_key, cache_token, token, deadline) -> str:
         finally:
             while flights:  # never leave a sent batch unrecorded
                 flight = flights.popleft()
-                _record_in_flight(run_id, flight, flight.future.result())
+                _record_in_flight(run_id, flight, _results(run_id, flight, sender))
 
 
 def batch_size(messages_per_second: float) -> int:
