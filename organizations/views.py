@@ -14,7 +14,7 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
 
-from organizations import services
+from organizations import onboarding, services
 from organizations.forms import SignInForm, SignUpForm
 from organizations.models import Domain, Membership, Organization
 from organizations.permissions import public_in_tenant, require_permission
@@ -231,7 +231,11 @@ def dashboard(request):
         .select_related("user")
         .order_by("role", "user__email")
     )
-    return render(request, "organizations/dashboard.html", {"members": members})
+    return render(
+        request,
+        "organizations/dashboard.html",
+        {"members": members, "steps": onboarding.getting_started(request)},
+    )
 
 
 @require_permission("members.view")
