@@ -240,14 +240,21 @@ def _dispatch_loop(run_id, lock_key, cache_token, token, deadline, gateway, send
 
 def _results(run_id, flight: InFlight, sender) -> list:
     """The batch's results, once all are in. Meanwhile, every STOP_CHECK_SECONDS, a look at the
-    run: once it is paused or canceled, nothing more starts (SendingSession.withdraw), so a
-    pause takes effect within a round trip, not after the batches already queued."""
+    run and its organization: once the run is paused or canceled, or the organization's sending
+    stopped (suspended, or paused by support or by a carrier's verdict), nothing more starts
+    (SendingSession.withdraw). A pause takes effect within a round trip, not after the batches
+    already queued."""
     while True:
         try:
             return flight.future.result(timeout=STOP_CHECK_SECONDS)
         except TimeoutError:
-            status = CampaignRun.objects.filter(pk=run_id).values_list("status", flat=True)
-            if status.first() != CampaignRun.Status.SENDING:
+            run = CampaignRun.objects.get(pk=run_id)
+            if run.status != CampaignRun.Status.SENDING:
+                sender.withdraw()
+                continue
+            reason = policy.stop_reason(connection.tenant)
+            if reason:
+                pause_run(run, reason)
                 sender.withdraw()
 
 

@@ -30,6 +30,17 @@ def sender_for(organization) -> Sender:
 
 def sending_block(organization) -> str | None:
     """Why this organization may not send marketing texts right now, or None."""
+    return (
+        stop_reason(organization)
+        or a2p_selectors.registration_block(organization)
+        or billing_selectors.sending_block(organization)
+    )
+
+
+def stop_reason(organization) -> str | None:
+    """Why this organization's sending must stop at once, or None: suspended by support, or
+    paused (by support, or by a carrier's verdict such as error 30034). One small read, so a
+    dispatcher can ask it while its batches are being sent."""
     from organizations.models import Organization
 
     current = (
@@ -39,11 +50,7 @@ def sending_block(organization) -> str | None:
     )
     if current["status"] != Organization.Status.ACTIVE:
         return "This workspace is suspended. Contact support."
-    if current["sending_paused_reason"]:
-        return current["sending_paused_reason"]
-    return a2p_selectors.registration_block(organization) or billing_selectors.sending_block(
-        organization
-    )
+    return current["sending_paused_reason"] or None
 
 
 def sending_rate(organization) -> float:

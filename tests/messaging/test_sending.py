@@ -12,7 +12,7 @@ from django.utils import timezone
 from a2p.models import PhoneNumber
 from billing import services as billing_services
 from billing.models import AllowancePeriod, UsageRecord
-from messaging import campaigns, dispatch, services
+from messaging import campaigns, dispatch, policy, services
 from messaging.models import Campaign, CampaignRun, ConsentEvent, Contact, Message
 from organizations.models import Organization
 from smsplatform.providers.twilio import twilio_for
@@ -229,6 +229,26 @@ def test_a_pause_stops_the_sending_within_a_round_trip(slow_sending, monkeypatch
     monkeypatch.setattr(dispatch, "claim_batch", real_claim)
     assert dispatch.dispatch_run(run.pk) == "done"
     assert [len(at_sandbox(slow_sending, p.phone)) for p in people] == [1] * 25
+
+
+def test_an_organization_paused_while_batches_are_queued_sends_no_more(slow_sending, monkeypatch):
+    """A carrier's verdict (error 30034 on a text already sent) or support stops the whole
+    organization while two batches are claimed: what has not started is not sent into it."""
+    people = contacts(*fresh(25), tag="org-paused")
+    run = run_for("org-paused")
+    reason = "Your number is not registered with the carriers (error 30034)."
+    stop_during_the_second_claim(
+        monkeypatch, lambda run: policy.pause_organization_sending(connection.tenant, reason)
+    )
+
+    assert dispatch.dispatch_run(run.pk) == "paused"
+
+    sent = sum(len(at_sandbox(slow_sending, p.phone)) for p in people)
+    assert sent < 10
+    run.refresh_from_db()
+    assert (run.status, run.paused_reason) == (CampaignRun.Status.PAUSED, reason)
+    statuses = dict(run.messages.values_list("status").annotate(n=Count("id")))
+    assert statuses == {Message.Status.QUEUED: sent, Message.Status.PENDING: 25 - sent}
 
 
 def test_a_cancel_stops_the_sending_and_cancels_what_had_not_started(slow_sending, monkeypatch):
