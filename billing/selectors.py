@@ -47,13 +47,17 @@ class Banner:
 
 def banner_for(organization) -> Banner | None:
     """The in-app banner on every workspace page: the allowance at 80% / 100%, a failed
-    payment, or sending stopped by billing. One query: the account, with the numbers of its
-    latest allowance period as subqueries."""
-    now = timezone.now()
+    payment, or sending stopped by billing. One query (account_with_period)."""
+    return banner_from(account_with_period(organization))
+
+
+def account_with_period(organization) -> BillingAccount | None:
+    """The account and its plan, with the numbers of its latest allowance period as
+    subqueries (period_limit, period_reserved, period_ends_at): one query."""
     latest_period = AllowancePeriod.objects.filter(
-        organization=OuterRef("organization"), ends_at__gt=now
+        organization=OuterRef("organization"), ends_at__gt=timezone.now()
     ).order_by("-starts_at")[:1]
-    account = (
+    return (
         BillingAccount.objects.filter(organization=organization)
         .select_related("plan")
         .annotate(
@@ -65,6 +69,11 @@ def banner_for(organization) -> Banner | None:
         )
         .first()
     )
+
+
+def banner_from(account: BillingAccount | None) -> Banner | None:
+    """The banner for an account read by account_with_period."""
+    now = timezone.now()
     if account is None or account.plan_id is None:
         return Banner("warn", CHOOSE_A_PLAN)
     reason = plan_block(account, now)

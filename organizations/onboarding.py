@@ -15,12 +15,12 @@ class Step:
     done: bool
 
 
-def getting_started(request) -> list[Step]:
+def getting_started(request, billing_account) -> list[Step]:
     """The workspace's steps, as far as the signed-in person can follow them: importing is for
-    those who may import (the others are sent to the contacts)."""
+    those who may import (the others are sent to the contacts). ``billing_account``: the
+    organization's (or None), as the page has read it for its billing banner."""
     from a2p.selectors import registration_of
     from billing.entitlement import plan_block
-    from billing.selectors import account_for
     from messaging.models import Campaign, Contact
 
     organization = request.tenant
@@ -30,7 +30,7 @@ def getting_started(request) -> list[Step]:
         Step(
             "Choose your plan",
             reverse("billing"),
-            plan_block(account_for(organization)) is None,
+            plan_block(billing_account) is None,
         ),
         Step(
             "Register your business with the carriers (A2P 10DLC)",

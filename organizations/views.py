@@ -231,10 +231,19 @@ def dashboard(request):
         .select_related("user")
         .order_by("role", "user__email")
     )
+    from billing import selectors as billing_selectors
+
+    # Read once for both the checklist and the billing banner (which the page then does not
+    # read again through the context processor).
+    account = billing_selectors.account_with_period(request.tenant)
     return render(
         request,
         "organizations/dashboard.html",
-        {"members": members, "steps": onboarding.getting_started(request)},
+        {
+            "members": members,
+            "steps": onboarding.getting_started(request, account),
+            "billing_banner": billing_selectors.banner_from(account),
+        },
     )
 
 
