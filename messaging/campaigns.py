@@ -368,6 +368,7 @@ def pause_campaign(campaign: Campaign, reason: str = "Paused by a team member") 
 
 @transaction.atomic
 def resume_campaign(campaign: Campaign) -> None:
+    from messaging import dispatch
     from messaging.tasks import dispatch_run
 
     _lock(campaign)
@@ -382,6 +383,7 @@ def resume_campaign(campaign: Campaign) -> None:
         )
         campaign.status = Campaign.Status.SENDING
         for run in paused_runs:
+            dispatch.ensure_watchdog(run)  # a paused run's watchdog goes (dispatch_run)
             transaction.on_commit(lambda run_id=run.pk: dispatch_run.delay(run_id))
     else:
         campaign.status = Campaign.Status.SCHEDULED

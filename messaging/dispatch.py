@@ -60,6 +60,7 @@ WATCHDOG_SECONDS = getattr(settings, "DISPATCH_WATCHDOG_SECONDS", 30)
 # How often a dispatcher waiting on a batch looks whether its run was paused or canceled.
 STOP_CHECK_SECONDS = 0.5
 MAX_ATTEMPTS = 8
+STOPPED = (CampaignRun.Status.PAUSED, CampaignRun.Status.CANCELED, CampaignRun.Status.COMPLETED)
 MMS_MESSAGES = policy.MMS_MESSAGES
 
 
@@ -117,6 +118,12 @@ def dispatch_run(run_id: int, *, time_budget: float = TIME_BUDGET_SECONDS) -> st
     One dispatcher per run at a time (a cache lock, so the watchdog's re-fires step aside).
     Correctness does not rest on that lock: rows are claimed with SKIP LOCKED, and a row left
     "sending" is only reconciled once its claimer's advisory lock is gone (see ClaimToken)."""
+    run = CampaignRun.objects.get(pk=run_id)
+    if run.status in STOPPED and not run.messages.filter(status=Message.Status.SENDING).exists():
+        # Nothing to send and no claim left to reconcile: the watchdog has nothing to keep
+        # going until a resume arms it again (campaigns.resume_campaign).
+        remove_watchdog(run)
+        return run.status
     lock_key, cache_token = f"dispatch-run:{run_id}", uuid.uuid4().hex
     if not cache.add(lock_key, cache_token, LOCK_SECONDS):
         return "busy"
@@ -458,8 +465,7 @@ def record_outcomes(run, messages_by_id: dict, results) -> None:
     for sid, status in written.items():
         accepted_by_sid[sid].status = status
     with transaction.atomic():
-        if withdrawn:
-            _put_back(run, withdrawn, now)
+        _put_back(run.pk, withdrawn, now)
         update_rows(
             Message,
             changed + withdrawn,
@@ -491,13 +497,16 @@ def record_outcomes(run, messages_by_id: dict, results) -> None:
         policy.pause_organization_sending(connection.tenant, blocked.plain_reason or str(blocked))
 
 
-def _put_back(run, messages, now) -> None:
-    """Messages withdrawn before they were requested: back in line for when the run resumes,
-    or canceled with their run. The run's row stays locked until they are written, so that a
-    cancel (which locks it before canceling the pending messages) comes wholly before or after."""
+def _put_back(run_id, messages, now) -> None:
+    """Claimed messages that were never sent (withdrawn, or not found at Twilio after a crash):
+    back in line for when the run resumes, or canceled with their run. Called in the
+    transaction that writes them: the run's row stays locked until then, so that a cancel
+    (which locks it before canceling the pending messages) comes wholly before or after."""
+    if not messages:
+        return
     status = (
         CampaignRun.objects.select_for_update(no_key=True)
-        .filter(pk=run.pk)
+        .filter(pk=run_id)
         .values_list("status", flat=True)
         .get()
     )
@@ -605,14 +614,16 @@ def _reconcile(run_id: int, gateway, rows) -> int:
     with ThreadPoolExecutor(max_workers=min(len(stale), RECONCILE_CONCURRENCY)) as pool:
         found = list(pool.map(lambda m: sent_copy(gateway, m), stale))
     now = timezone.now()
+    unsent = []
     for message, provider_message in zip(stale, found, strict=True):
         if provider_message is not None:
             message.sid, message.status = provider_message.sid, Message.Status.QUEUED
             message.sent_at = message.status_changed_at = now
         else:
-            message.status, message.claimed_at = Message.Status.PENDING, None
+            unsent.append(message)
         message.claim_token = None
     with transaction.atomic():
+        _put_back(run_id, unsent, now)
         update_rows(
             Message,
             stale,

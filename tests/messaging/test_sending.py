@@ -455,3 +455,51 @@ def test_a_message_whose_callbacks_came_first_is_recorded_at_its_furthest_status
     message.refresh_from_db()
     assert (message.sid, message.status) == (sid, Message.Status.DELIVERED)
     assert message.status_changed_at == message.sent_at  # one write, not "queued" then later
+
+
+def watchdog_of(run):
+    from django_celery_beat.models import PeriodicTask
+
+    return PeriodicTask.objects.filter(name=dispatch.watchdog_name(run)).first()
+
+
+def test_a_stopped_runs_watchdog_goes_and_a_resume_arms_it_again(
+    sending, monkeypatch, django_capture_on_commit_callbacks
+):
+    """The watchdog re-fires a sending run every 30 s. Once the run is paused (or canceled, or
+    done) with no claim left to reconcile, its next firing removes it instead of opening a
+    sending session for nothing, every 30 s, for as long as the run stays stopped."""
+    contacts(*fresh(3), tag="watched")
+    run = run_for("watched")
+    dispatch.ensure_watchdog(run)
+    campaigns.pause_campaign(run.campaign)
+
+    def no_session(*args, **kwargs):
+        raise AssertionError("a stopped run opened a sending session")
+
+    gateway_class = type(twilio_for(connection.tenant))
+    real_session = gateway_class.sending_session
+    monkeypatch.setattr(gateway_class, "sending_session", no_session)
+    assert dispatch.dispatch_run(run.pk) == CampaignRun.Status.PAUSED
+    assert watchdog_of(run) is None
+    monkeypatch.setattr(gateway_class, "sending_session", real_session)
+
+    with django_capture_on_commit_callbacks() as resumed:
+        campaigns.resume_campaign(Campaign.objects.get(pk=run.campaign_id))
+    assert watchdog_of(run) is not None and watchdog_of(run).enabled
+    assert len(resumed) == 1  # and a dispatch right away
+
+
+def test_a_crashed_claim_of_a_canceled_run_not_sent_is_canceled_not_put_back(sending):
+    """A dispatcher that died with rows claimed, then the customer canceled: rows Twilio never
+    got are canceled, not left pending (and counted as waiting) in a run that will never send."""
+    people = contacts(*fresh(2), tag="crash-cancel")
+    run = run_for("crash-cancel")
+    claimed = dispatch.claim_batch(run, timezone.now())  # the claimer is gone (no token)
+    assert len(claimed) == 2
+    campaigns.cancel_campaign(run.campaign)
+
+    dispatch.reconcile_stale_claims(run.pk, twilio_for(connection.tenant), older_than_seconds=-1)
+
+    assert set(run.messages.values_list("status", flat=True)) == {Message.Status.CANCELED}
+    assert all(not at_sandbox(sending, p.phone) for p in people)
