@@ -32,7 +32,13 @@ def daytime_zone() -> str:
 
 
 def sending_organization(
-    *, slug: str, name: str, owner_email: str, password: str, site_url: str | None = None
+    *,
+    slug: str,
+    name: str,
+    owner_email: str,
+    password: str,
+    site_url: str | None = None,
+    messages_per_second: float = 1000,
 ):
     """Committed: call it with the database unblocked and the Twilio sandbox configured. With
     ``site_url`` (the live server), texts to its number reach the platform's inbound webhook."""
@@ -43,7 +49,10 @@ def sending_organization(
         inbound = f"{site_url}/webhooks/twilio/inbound/" if site_url else None
         bought = twilio_for(organization).buy_phone_number(area_code="305", sms_url=inbound)
         registered_number(
-            organization, bought.phone_number, messaging_service_sid="", messages_per_second=1000
+            organization,
+            bought.phone_number,
+            messaging_service_sid="",
+            messages_per_second=messages_per_second,
         )
     return organization
 
