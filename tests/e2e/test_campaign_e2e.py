@@ -11,6 +11,7 @@ from django_tenants.utils import tenant_context
 
 from messaging.models import Contact
 from tests.conftest import PASSWORD
+from tests.e2e.pages import sign_in
 from tests.sending import sending_organization, subscribed_contacts
 
 
@@ -32,11 +33,7 @@ def test_compose_schedule_watch_it_deliver_and_see_a_stop_reply(
     port = live_server_url.rsplit(":", 1)[1]
     base = f"http://e2e-flowers.localhost:{port}"
 
-    page.goto(f"{base}/campaigns/new/")
-    page.get_by_label("Email").fill("owner@flora.test")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(f"{base}/campaigns/new/")
+    sign_in(page, f"{base}/campaigns/new/", "owner@flora.test", PASSWORD)
 
     page.get_by_label("Name").fill("Spring bouquets")
     page.get_by_label("Message").fill("Hi {first_name|there}! Spring bouquets are in 🌷")

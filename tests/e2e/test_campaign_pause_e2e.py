@@ -6,6 +6,7 @@ import time
 import pytest
 
 from tests.conftest import PASSWORD
+from tests.e2e.pages import sign_in
 from tests.sending import sending_organization, subscribed_contacts
 
 RECIPIENTS = 40
@@ -33,11 +34,7 @@ def test_pause_stops_the_sending_and_resume_finishes_it_once_each(
     def texts_out():
         return sum(len(twilio_sandbox.messages(to=phone)) for phone in phones)
 
-    page.goto(f"{base}/campaigns/new/")
-    page.get_by_label("Email").fill("owner@slowshoes.test")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(f"{base}/campaigns/new/")
+    sign_in(page, f"{base}/campaigns/new/", "owner@slowshoes.test", PASSWORD)
     page.get_by_label("Name").fill("Boot sale")
     page.get_by_label("Message").fill("Boots are 20% off today")
     page.get_by_label("Tags").fill("e2e-pause")

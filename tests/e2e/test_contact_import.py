@@ -7,6 +7,7 @@ from django_tenants.utils import tenant_context
 from messaging.models import Contact, ContactList, ImportJob
 from organizations.models import Organization
 from tests.conftest import PASSWORD
+from tests.e2e.pages import sign_in
 
 PHONES = ["+13055550401", "+13055550402", "+13055550403"]
 MESSY_CSV = (
@@ -27,11 +28,7 @@ def test_an_owner_imports_a_messy_csv_and_reads_the_report(
     acme_url = f"http://acme.localhost:{port}"
     acme = Organization.objects.get(pk=world.acme_id)
     try:
-        page.goto(acme_url + "/")
-        page.get_by_label("Email").fill("owner@acme.test")
-        page.get_by_label("Password").fill(PASSWORD)
-        page.get_by_role("button", name="Sign in").click()
-        page.wait_for_url(acme_url + "/")
+        sign_in(page, acme_url + "/", "owner@acme.test", PASSWORD)
 
         page.goto(acme_url + "/contacts/")
         page.get_by_role("link", name="Import").click()

@@ -8,6 +8,7 @@ from django_tenants.utils import tenant_context
 from a2p.models import PhoneNumber
 from messaging.models import Contact
 from tests.conftest import PASSWORD
+from tests.e2e.pages import sign_in
 from tests.sending import sending_organization
 from tests.twilio_sandbox import wait_until
 
@@ -35,11 +36,7 @@ def test_import_segment_then_a_stop_text_unsubscribes_with_evidence(
     page, shop, committed, twilio_sandbox, live_server_url, celery_worker
 ):
     base = f"http://e2e-books.localhost:{live_server_url.rsplit(':', 1)[1]}"
-    page.goto(f"{base}/contacts/import/")
-    page.get_by_label("Email").fill("owner@books.test")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(f"{base}/contacts/import/")
+    sign_in(page, f"{base}/contacts/import/", "owner@books.test", PASSWORD)
 
     # Import: the headers are recognised, the consent is declared, the report counts each row.
     page.get_by_label("Contact file").set_input_files(

@@ -3,13 +3,7 @@ from django_tenants.utils import tenant_context
 from messaging import services
 from messaging.models import ConsentEvent, Contact, Segment
 from tests.conftest import PASSWORD
-
-
-def sign_in(page, url, email):
-    page.goto(url)
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
+from tests.e2e.pages import sign_in
 
 
 def test_building_a_segment_shows_a_live_count_before_saving(
@@ -25,7 +19,7 @@ def test_building_a_segment_shows_a_live_count_before_saving(
         services.create_contact(phone="+17865550099", tags=["e2e-other"], consent=consent)
     port = live_server_url.rsplit(":", 1)[1]
     try:
-        sign_in(page, f"http://acme.localhost:{port}/segments/new/", "admin@acme.test")
+        sign_in(page, f"http://acme.localhost:{port}/segments/new/", "admin@acme.test", PASSWORD)
         page.get_by_label("Name").fill("E2E VIPs")
         page.get_by_label("Field").select_option("tag")
         page.get_by_label("Value").select_option("e2e-vip")

@@ -6,7 +6,7 @@ from django_tenants.utils import schema_exists
 
 from organizations.models import Membership, Organization
 from tests.conftest import PASSWORD
-from tests.e2e.pages import fill_sign_up_form
+from tests.e2e.pages import fill_sign_up_form, sign_in
 
 
 def test_a_visitor_signs_up_and_lands_on_their_new_dashboard(page, live_server_url, committed):
@@ -59,11 +59,7 @@ def test_a_member_of_one_organization_gets_404_on_anothers_dashboard(page, live_
     acme_url = f"http://acme.localhost:{port}/"
     globex_url = f"http://globex.localhost:{port}/"
 
-    page.goto(acme_url)  # anonymous: sent to acme's sign-in form
-    page.get_by_label("Email").fill("member@acme.test")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(acme_url)
+    sign_in(page, acme_url, "member@acme.test", PASSWORD)  # anonymous: sent to the form first
     page.get_by_text("Welcome to Acme Boutique").wait_for()
 
     response = page.goto(globex_url)
